@@ -1,0 +1,57 @@
+// vrnfast._C: the CPU extension. Takes raw pointers, element strides and dtype codes from
+// vrnfast/_backend.py, so it never needs numpy or torch headers; the GIL is released while
+// kernels run.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <memory>
+
+#include "common/hd.h"
+#include "common/parallel.h"
+#include "marching_cubes/mc_cpu.h"
+
+namespace py = pybind11;
+using vrn::cpu::McPlan;
+
+namespace {
+
+std::unique_ptr<McPlan> mc_count(uintptr_t ptr, int dtype, std::array<int64_t, 3> shape,
+                                 std::array<int64_t, 3> strides, double level, int num_threads) {
+  py::gil_scoped_release release;
+  return std::make_unique<McPlan>(reinterpret_cast<const void*>(ptr), dtype, shape.data(), strides.data(), level,
+                                  num_threads);
+}
+
+void mc_emit(const McPlan& plan, std::array<double, 3> spacing, uintptr_t verts, uintptr_t faces, bool faces_int64,
+             uintptr_t normals, int num_threads) {
+  py::gil_scoped_release release;
+  plan.emit(spacing.data(), reinterpret_cast<float*>(verts), reinterpret_cast<void*>(faces), faces_int64,
+            reinterpret_cast<float*>(normals), num_threads);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "vrnfast CPU kernels (C++17, threaded)";
+  py::dict dtypes;
+  const std::pair<const char*, vrn::DType> names[] = {
+      {"uint8", vrn::DType::u8},   {"bool", vrn::DType::u8},      {"int8", vrn::DType::i8},
+      {"uint16", vrn::DType::u16}, {"int16", vrn::DType::i16},    {"uint32", vrn::DType::u32},
+      {"int32", vrn::DType::i32},  {"uint64", vrn::DType::u64},   {"int64", vrn::DType::i64},
+      {"float16", vrn::DType::f16}, {"bfloat16", vrn::DType::bf16}, {"float32", vrn::DType::f32},
+      {"float64", vrn::DType::f64}};
+  for (const auto& [name, code] : names) dtypes[name] = static_cast<int>(code);
+  m.attr("dtypes") = dtypes;
+  m.def("default_num_threads", &vrn::default_num_threads);
+  m.attr("cpu_isa") = vrn::cpu::mc_kernels().isa;
+
+  py::class_<McPlan>(m, "MarchingCubesPlan")
+      .def_property_readonly("num_verts", &McPlan::num_verts)
+      .def_property_readonly("num_tris", &McPlan::num_tris)
+      .def("emit", &mc_emit, py::arg("spacing"), py::arg("verts"), py::arg("faces"), py::arg("faces_int64"),
+           py::arg("normals"), py::arg("num_threads") = 0);
+  m.def("mc_count", &mc_count, py::arg("ptr"), py::arg("dtype"), py::arg("shape"), py::arg("strides"),
+        py::arg("level"), py::arg("num_threads") = 0,
+        "Classify the volume and size its mesh; returns a plan whose emit() fills the outputs.");
+}

@@ -1,0 +1,60 @@
+// vrnfast._cuda: the CUDA extension. Device pointers and the caller's stream arrive as integers
+// (from torch's data_ptr()/cuda_stream or __cuda_array_interface__), so it needs no libtorch.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+
+#include "marching_cubes/mc_cuda.h"
+
+namespace py = pybind11;
+namespace mcc = vrn::mc::cuda;
+
+namespace {
+
+struct Volume {
+  vrn::mc::VolumeDesc desc;
+  int device;
+};
+
+Volume make(uintptr_t ptr, int dtype, std::array<int64_t, 3> shape, std::array<int64_t, 3> strides, int device) {
+  return Volume{vrn::mc::make_volume(ptr, dtype, shape[0], shape[1], shape[2], strides[0], strides[1], strides[2]),
+                device};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "vrnfast CUDA kernels (raw device pointers, caller's stream)";
+  m.def(
+      "mc_workspace_bytes",
+      [](std::array<int64_t, 3> shape, int device) {
+        const auto g = vrn::mc::make_volume(0, 0, shape[0], shape[1], shape[2], 0, 0, 0).grid;
+        return mcc::workspace_bytes(g, device);
+      },
+      py::arg("shape"), py::arg("device"));
+  m.def(
+      "mc_count",
+      [](uintptr_t ptr, int dtype, std::array<int64_t, 3> shape, std::array<int64_t, 3> strides, double level,
+         uintptr_t workspace, size_t workspace_size, uintptr_t stream, int device) {
+        const Volume v = make(ptr, dtype, shape, strides, device);
+        py::gil_scoped_release release;
+        const auto t = mcc::count(v.desc, level, reinterpret_cast<void*>(workspace), workspace_size, stream, device);
+        return std::make_pair(t.verts, t.tris);
+      },
+      py::arg("ptr"), py::arg("dtype"), py::arg("shape"), py::arg("strides"), py::arg("level"), py::arg("workspace"),
+      py::arg("workspace_size"), py::arg("stream"), py::arg("device"));
+  m.def(
+      "mc_emit",
+      [](uintptr_t ptr, int dtype, std::array<int64_t, 3> shape, std::array<int64_t, 3> strides, double level,
+         std::array<double, 3> spacing, uintptr_t workspace, uintptr_t verts, uintptr_t faces, bool faces_int64,
+         uintptr_t normals, uintptr_t stream, int device) {
+        const Volume v = make(ptr, dtype, shape, strides, device);
+        py::gil_scoped_release release;
+        mcc::emit(v.desc, level, spacing.data(), reinterpret_cast<void*>(workspace), reinterpret_cast<float*>(verts),
+                  reinterpret_cast<void*>(faces), faces_int64, reinterpret_cast<float*>(normals), stream, device);
+      },
+      py::arg("ptr"), py::arg("dtype"), py::arg("shape"), py::arg("strides"), py::arg("level"), py::arg("spacing"),
+      py::arg("workspace"), py::arg("verts"), py::arg("faces"), py::arg("faces_int64"), py::arg("normals"),
+      py::arg("stream"), py::arg("device"));
+}

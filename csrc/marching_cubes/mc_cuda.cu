@@ -1,0 +1,185 @@
+// CUDA driver of marching cubes: the same per-row logic as the CPU (mc_cell.h), one thread per
+// row for counting and emitting, a warp ballot per 32 nodes for classification, CUB for the scans.
+// No atomics: every row writes at its scanned offsets, so output order equals the CPU's.
+#include <cuda_runtime.h>
+
+#include <cub/device/device_scan.cuh>
+#include <stdexcept>
+#include <string>
+
+#include "../common/dispatch.h"
+#include "mc_cuda.h"
+
+namespace vrn {
+namespace mc {
+namespace cuda {
+namespace {
+
+__device__ const int16_t kTriOffsets[257] = VRN_MC_TRI_OFFSETS_INIT;
+__device__ const int8_t kTriEdges[VRN_MC_NUM_TRI_EDGES] = VRN_MC_TRI_EDGES_INIT;
+
+struct DeviceTriTable {
+  __device__ int offset(int cs) const { return kTriOffsets[cs]; }
+  __device__ int edge(int k) const { return kTriEdges[k]; }
+  __device__ int operator()(int cs) const { return (kTriOffsets[cs + 1] - kTriOffsets[cs]) / 3; }
+};
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string("vrnfast CUDA marching cubes: ") + what + ": " +
+                                                   cudaGetErrorString(err));
+}
+
+// Switches to `device` for the scope of a call and restores the caller's device.
+struct DeviceGuard {
+  int previous = -1;
+  explicit DeviceGuard(int device) {
+    check(cudaGetDevice(&previous), "cudaGetDevice");
+    if (previous != device) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceGuard() {
+    int now = -1;
+    if (cudaGetDevice(&now) == cudaSuccess && now != previous) cudaSetDevice(previous);
+  }
+};
+
+// Workspace layout: bits | per-row nx, ny, nverts, ntris, vfirst, tfirst | totals | CUB scratch.
+struct Workspace {
+  uint32_t* bits;
+  int64_t *nx, *ny, *nverts, *ntris, *vfirst, *tfirst, *totals;
+  void* scratch;
+  size_t scratch_bytes;
+  size_t total_bytes;
+
+  static size_t align(size_t n) { return (n + 255) & ~size_t{255}; }
+
+  Workspace(const Grid& g, void* base, size_t scan_bytes) {
+    char* p = static_cast<char*>(base);
+    size_t off = 0;
+    auto take = [&](size_t bytes) {
+      char* q = p ? p + off : nullptr;
+      off += align(bytes);
+      return q;
+    };
+    const size_t rows = static_cast<size_t>(g.rows());
+    bits = reinterpret_cast<uint32_t*>(take(rows * g.words * sizeof(uint32_t)));
+    int64_t** per_row[] = {&nx, &ny, &nverts, &ntris, &vfirst, &tfirst};
+    for (int64_t** a : per_row) *a = reinterpret_cast<int64_t*>(take(rows * sizeof(int64_t)));
+    totals = reinterpret_cast<int64_t*>(take(2 * sizeof(int64_t)));
+    scratch = take(scan_bytes);
+    scratch_bytes = scan_bytes;
+    total_bytes = off;
+  }
+};
+
+size_t scan_scratch_bytes(const Grid& g) {
+  size_t bytes = 0;
+  check(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<int64_t*>(nullptr), static_cast<int64_t*>(nullptr),
+                                      static_cast<int>(g.rows())),
+        "cub scan size");
+  return bytes;
+}
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+
+template <class T>
+__global__ void classify_kernel(const T* __restrict__ vol, Grid g, Level lv, uint32_t* __restrict__ bits) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t word = t >> 5;  // a warp fills one word; the launch covers whole warps
+  const int lane = static_cast<int>(t & 31);
+  const int64_t r = word / g.words, x = (word % g.words) * 32 + lane;
+  const bool valid = r < g.rows() && x < g.n2;
+  const bool in = valid && inside(vol[g.offset(r / g.n1, r % g.n1, x)], lv);
+  const uint32_t m = __ballot_sync(0xffffffffu, in);
+  if (lane == 0 && r < g.rows()) bits[word] = m;
+}
+
+__global__ void count_kernel(const uint32_t* __restrict__ bits, Grid g, int64_t* nx, int64_t* ny, int64_t* nverts,
+                             int64_t* ntris) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= g.rows()) return;
+  const RowCounts rc = count_row(bits, g, r / g.n1, r % g.n1, DeviceTriTable{});
+  nx[r] = rc.x;
+  ny[r] = rc.y;
+  nverts[r] = rc.x + rc.y + rc.z;
+  ntris[r] = rc.tris;
+}
+
+__global__ void totals_kernel(const int64_t* vfirst, const int64_t* nverts, const int64_t* tfirst,
+                              const int64_t* ntris, int64_t last, int64_t* totals) {
+  totals[0] = vfirst[last] + nverts[last];
+  totals[1] = tfirst[last] + ntris[last];
+}
+
+template <class T, class Index>
+__global__ void emit_kernel(const T* __restrict__ vol, const uint32_t* __restrict__ bits, Grid g, VertexParams vp,
+                            RowOffsets ro, const int64_t* __restrict__ tfirst, float* __restrict__ verts,
+                            Index* __restrict__ faces, float* __restrict__ normals) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= g.rows()) return;
+  const int64_t z = r / g.n1, y = r % g.n1;
+  emit_row_vertices(vol, bits, g, vp, z, y, ro.vfirst[r], verts, normals);
+  if (z + 1 < g.n0 && y + 1 < g.n1) emit_row_triangles(bits, g, ro, z, y, tfirst[r], faces, DeviceTriTable{});
+}
+
+}  // namespace
+
+size_t workspace_bytes(const Grid& g, int device) {
+  DeviceGuard guard(device);
+  return Workspace(g, nullptr, scan_scratch_bytes(g)).total_bytes;
+}
+
+Totals count(const VolumeDesc& vol, double level, void* workspace, size_t workspace_size, uintptr_t stream_handle,
+             int device) {
+  DeviceGuard guard(device);
+  const Grid& g = vol.grid;
+  const Workspace ws(g, workspace, scan_scratch_bytes(g));
+  if (workspace_size < ws.total_bytes) throw std::invalid_argument("vrnfast: marching cubes workspace too small");
+  cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  const Level lv = make_level(level);
+  const int64_t rows = g.rows();
+
+  VRN_DISPATCH_DTYPE(vol.dtype, {
+    classify_kernel<scalar_t><<<blocks_for(rows * g.words * 32), kThreads, 0, stream>>>(
+        static_cast<const scalar_t*>(vol.data), g, lv, ws.bits);
+  });
+  count_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(ws.bits, g, ws.nx, ws.ny, ws.nverts, ws.ntris);
+  check(cudaGetLastError(), "count launch");
+  size_t scratch = ws.scratch_bytes;
+  check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.nverts, ws.vfirst, static_cast<int>(rows), stream),
+        "vertex scan");
+  check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.ntris, ws.tfirst, static_cast<int>(rows), stream),
+        "triangle scan");
+  totals_kernel<<<1, 1, 0, stream>>>(ws.vfirst, ws.nverts, ws.tfirst, ws.ntris, rows - 1, ws.totals);
+  check(cudaGetLastError(), "totals launch");
+  int64_t host[2];
+  check(cudaMemcpyAsync(host, ws.totals, sizeof host, cudaMemcpyDeviceToHost, stream), "copy totals");
+  check(cudaStreamSynchronize(stream), "synchronize");
+  return Totals{host[0], host[1]};
+}
+
+void emit(const VolumeDesc& vol, double level, const double spacing[3], void* workspace, float* verts, void* faces,
+          bool faces_int64, float* normals, uintptr_t stream_handle, int device) {
+  DeviceGuard guard(device);
+  const Grid& g = vol.grid;
+  const Workspace ws(g, workspace, scan_scratch_bytes(g));
+  cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  const VertexParams vp{level, {spacing[0], spacing[1], spacing[2]}};
+  const RowOffsets ro{ws.vfirst, ws.nx, ws.ny};
+  const unsigned blocks = blocks_for(g.rows());
+  VRN_DISPATCH_DTYPE(vol.dtype, {
+    const scalar_t* v = static_cast<const scalar_t*>(vol.data);
+    if (faces_int64)
+      emit_kernel<<<blocks, kThreads, 0, stream>>>(v, ws.bits, g, vp, ro, ws.tfirst, verts,
+                                                   static_cast<int64_t*>(faces), normals);
+    else
+      emit_kernel<<<blocks, kThreads, 0, stream>>>(v, ws.bits, g, vp, ro, ws.tfirst, verts,
+                                                   static_cast<int32_t*>(faces), normals);
+  });
+  check(cudaGetLastError(), "emit launch");
+}
+
+}  // namespace cuda
+}  // namespace mc
+}  // namespace vrn

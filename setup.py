@@ -1,0 +1,124 @@
+"""Build of vrnfast: vrnfast._C (C++17, always) and vrnfast._cuda (CUDA C++, when nvcc is found).
+
+Environment:
+  VRNFAST_CUDA=0|1        skip / require the CUDA extension (default: build it if nvcc is found)
+  VRNFAST_CUDA_ARCH=80;90 SM architectures for the CUDA extension (PTX of the last one is added)
+  CUDA_HOME               toolkit root (default: the parent of nvcc's bin/)
+
+Neither extension links against libtorch: both take raw pointers, so building needs no torch.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pybind11.setup_helpers import Pybind11Extension
+from setuptools import find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).parent
+CSRC = "csrc"
+CXX_FLAGS = ["-O3", "-ffp-contract=off", "-fvisibility=hidden", "-pthread"]
+
+
+def find_nvcc():
+    cuda_home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    if cuda_home and (Path(cuda_home) / "bin" / "nvcc").exists():
+        return str(Path(cuda_home) / "bin" / "nvcc")
+    return shutil.which("nvcc") or (
+        "/usr/local/cuda/bin/nvcc" if Path("/usr/local/cuda/bin/nvcc").exists() else None)
+
+
+def want_cuda():
+    flag = os.environ.get("VRNFAST_CUDA", "").strip()
+    nvcc = find_nvcc()
+    if flag == "0":
+        return None
+    if flag == "1" and nvcc is None:
+        sys.exit("VRNFAST_CUDA=1 but nvcc was not found (set CUDA_HOME or put nvcc on PATH)")
+    return nvcc
+
+
+def cuda_home(nvcc):
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"),
+                  Path(os.path.realpath(nvcc)).parent.parent, "/usr/local/cuda"]
+    for c in candidates:
+        if c and (Path(c) / "include" / "cuda_runtime.h").exists():
+            return Path(c)
+    sys.exit(f"found nvcc at {nvcc} but no CUDA toolkit headers; set CUDA_HOME")
+
+
+def gencode_flags():
+    archs = [a.strip() for a in os.environ.get("VRNFAST_CUDA_ARCH", "80;90").replace(",", ";").split(";") if a.strip()]
+    flags = []
+    for a in archs:
+        flags += ["-gencode", f"arch=compute_{a},code=sm_{a}"]
+    flags += ["-gencode", f"arch=compute_{archs[-1]},code=compute_{archs[-1]}"]
+    return flags
+
+
+class BuildExt(build_ext):
+    """Builds the extensions in parallel and compiles .cu sources with nvcc."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+    def build_extension(self, ext):
+        cu = [s for s in ext.sources if s.endswith(".cu")]
+        if cu:
+            ext.sources = [s for s in ext.sources if not s.endswith(".cu")]
+            ext.extra_objects = list(ext.extra_objects or []) + [self.nvcc_compile(s, ext) for s in cu]
+        super().build_extension(ext)
+
+    def nvcc_compile(self, source, ext):
+        nvcc = ext.nvcc
+        obj = Path(self.build_temp) / (Path(source).with_suffix(".o").name)
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [nvcc, "-c", source, "-o", str(obj), "-std=c++17", "-O3", "--fmad=false",
+               "-Xcompiler", "-fPIC,-fvisibility=hidden", f"-I{CSRC}", *gencode_flags()]
+        print(" ".join(cmd), flush=True)
+        subprocess.check_call(cmd)
+        return str(obj)
+
+
+def extensions():
+    exts = [Pybind11Extension(
+        "vrnfast._C",
+        sources=[f"{CSRC}/bindings_cpu.cpp", f"{CSRC}/common/parallel.cpp",
+                 f"{CSRC}/marching_cubes/mc_cpu.cpp", f"{CSRC}/marching_cubes/mc_cpu_generic.cpp",
+                 f"{CSRC}/marching_cubes/mc_cpu_x86v3.cpp"],
+        include_dirs=[CSRC], cxx_std=17, extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"])]
+    nvcc = want_cuda()
+    if nvcc:
+        home = cuda_home(nvcc)
+        libdirs = [str(p) for p in (home / "lib64", home / "targets" / "x86_64-linux" / "lib") if p.exists()]
+        ext = Pybind11Extension(
+            "vrnfast._cuda",
+            sources=[f"{CSRC}/bindings_cuda.cpp", f"{CSRC}/marching_cubes/mc_cuda.cu"],
+            include_dirs=[CSRC, str(home / "include")], cxx_std=17, extra_compile_args=CXX_FLAGS,
+            library_dirs=libdirs, libraries=["cudart_static", "dl", "rt"], extra_link_args=["-pthread"])
+        ext.nvcc = nvcc
+        exts.append(ext)
+    return exts
+
+
+setup(
+    name="vrnfast",
+    version="0.1.0",
+    description="Fast, correct volumetric 3D face reconstruction (VRN) with fused CPU/CUDA/Triton kernels",
+    long_description=(ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["vrnfast", "vrnfast.*"]) + ["vrnfast.kernels"],
+    package_dir={"vrnfast.kernels": "kernels"},
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildExt},
+    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm"],
+    extras_require={
+        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20", "PyMCubes", "vtk", "hypothesis"],
+    },
+    entry_points={"console_scripts": ["vrnfast=vrnfast.cli:main"]},
+)

@@ -1,0 +1,18 @@
+"""vrnfast: fast, correct volumetric 3D face reconstruction (VRN, Jackson et al., ICCV 2017).
+
+The public API is re-exported here; importing vrnfast loads only numpy and the op modules
+(torch, Triton and the CUDA extension load on first use).
+"""
+from ._backend import get_num_threads, set_num_threads
+from .ops.marching_cubes import marching_cubes
+
+__version__ = "0.1.0"
+__all__ = ["marching_cubes", "io", "set_num_threads", "get_num_threads", "__version__"]
+
+
+def __getattr__(name):  # lazy submodules: vrnfast.io, vrnfast.data, vrnfast.kernels
+    if name in ("io", "data", "kernels", "cli"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'vrnfast' has no attribute {name!r}")

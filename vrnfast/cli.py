@@ -1,0 +1,102 @@
+"""The `vrnfast` command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _cmd_example(args):
+    from .data import example_volume
+
+    vol = example_volume(args.kind, args.shape, args.seed)
+    np.save(args.out, vol)
+    print(f"wrote {args.out}: {args.kind} volume {vol.shape} {vol.dtype}")
+
+
+def _cmd_mesh(args):
+    from . import io, marching_cubes
+
+    path = Path(args.volume)
+    if not path.exists():
+        sys.exit(f"vrnfast mesh: no such file: {path}")
+    try:
+        vol = np.load(path, mmap_mode="r")
+    except ValueError as e:
+        sys.exit(f"vrnfast mesh: {path} is not a .npy array ({e})")
+    if vol.ndim == 4 and vol.shape[0] == 1:
+        vol = vol[0]
+    t0 = time.perf_counter()
+    try:
+        verts, faces = marching_cubes(np.asarray(vol), level=args.level, backend=args.backend)
+    except (TypeError, ValueError) as e:
+        sys.exit(f"vrnfast mesh: {e}")
+    dt = time.perf_counter() - t0
+    if args.image_coords:
+        verts = io.volume_to_image(verts, z_scale=args.z_scale)
+    io.save_mesh(args.out, verts, faces)
+    print(f"wrote {args.out}: {len(verts)} vertices, {len(faces)} triangles (marching cubes {dt * 1e3:.1f} ms)")
+
+
+def _cmd_info(args):
+    import platform
+
+    from . import __version__, _backend
+
+    print(f"vrnfast {__version__}  Python {platform.python_version()}  numpy {np.__version__}")
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        print(f"torch {torch.__version__}  CUDA available: {cuda}"
+              + (f" ({torch.cuda.get_device_name()})" if cuda else ""))
+    except ImportError:
+        print("torch: not installed")
+    try:
+        import triton
+
+        print(f"triton {triton.__version__}")
+    except ImportError:
+        print("triton: not installed")
+    print(f"C++ extension vrnfast._C: built, {_backend.get_num_threads()} threads")
+    print(f"CUDA extension vrnfast._cuda: {'built' if _backend.has_cuda_ext() else 'not built'}")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="vrnfast", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("example", help="write an example volume (.npy) to mesh or benchmark")
+    e.add_argument("out", help="output .npy path")
+    e.add_argument("--kind", default="face", choices=["face", "sphere", "torus", "noise"])
+    e.add_argument("--shape", type=int, nargs=3, metavar=("D", "H", "W"))
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(fn=_cmd_example)
+
+    m = sub.add_parser("mesh", help="marching cubes of a saved volume -> OBJ/PLY")
+    m.add_argument("volume", help="a 3-D .npy volume (D, H, W)")
+    m.add_argument("-o", "--out", required=True, help="output .obj or .ply")
+    m.add_argument("--level", type=float, default=0.5)
+    m.add_argument("--backend", default="auto", choices=["auto", "cpp", "reference"])
+    m.add_argument("--image-coords", action="store_true",
+                   help="write vertices as image (x, y, z) instead of volume (d, h, w) indices")
+    m.add_argument("--z-scale", type=float, default=1.0, help="depth scale with --image-coords")
+    m.set_defaults(fn=_cmd_mesh)
+
+    i = sub.add_parser("info", help="versions and available backends")
+    i.set_defaults(fn=_cmd_info)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "mesh" and Path(args.out).suffix.lower() not in (".obj", ".ply"):
+        sys.exit(f"vrnfast mesh: --out must end in .obj or .ply, got {args.out}")
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per op: its reference implementation and its routing to the fast backends."""
