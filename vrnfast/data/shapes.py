@@ -35,7 +35,7 @@ def random_smooth(shape, sigma=2.0, seed=0):
     freqs = np.meshgrid(*(np.fft.fftfreq(n) for n in shape[:-1]), np.fft.rfftfreq(shape[-1]),
                         indexing="ij", sparse=True)
     k2 = sum(f**2 for f in freqs)
-    field = np.fft.irfftn(spectrum * np.exp(-2 * (np.pi * sigma) ** 2 * k2), s=shape)
+    field = np.fft.irfftn(spectrum * np.exp(-2 * (np.pi * sigma) ** 2 * k2), s=shape, axes=range(len(shape)))
     return (field / field.std()).astype(np.float32)
 
 
