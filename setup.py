@@ -118,7 +118,8 @@ setup(
     cmdclass={"build_ext": BuildExt},
     install_requires=["numpy>=1.23", "torch>=2.5", "tqdm"],
     extras_require={
-        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20", "PyMCubes", "vtk", "hypothesis"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
+        "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },
     entry_points={"console_scripts": ["vrnfast=vrnfast.cli:main"]},
 )

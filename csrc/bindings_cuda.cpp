@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cuda_runtime_api.h>
+
 #include <array>
 
 #include "marching_cubes/mc_cuda.h"
@@ -26,6 +28,8 @@ Volume make(uintptr_t ptr, int dtype, std::array<int64_t, 3> shape, std::array<i
 
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "vrnfast CUDA kernels (raw device pointers, caller's stream)";
+  m.def("runtime_error", &mcc::runtime_error, "why the CUDA runtime cannot run here ('' when it can)");
+  m.attr("cuda_runtime_version") = CUDART_VERSION;
   m.def(
       "mc_workspace_bytes",
       [](std::array<int64_t, 3> shape, int device) {

@@ -98,12 +98,19 @@ def cpu_ext():
 
 @lru_cache(maxsize=None)
 def cuda_ext():
+    """vrnfast._cuda, checked to run here; RuntimeError saying why not otherwise."""
     try:
         from . import _cuda
     except ImportError as e:
         raise RuntimeError(
             "vrnfast was built without its CUDA extension (vrnfast._cuda): nvcc was not found at build "
             "time. Reinstall with nvcc on PATH or CUDA_HOME set (VRNFAST_CUDA=1 makes it mandatory).") from e
+    why = _cuda.runtime_error()
+    if why:
+        major, minor = divmod(_cuda.cuda_runtime_version // 10, 100)
+        raise RuntimeError(
+            f"vrnfast._cuda (built with CUDA {major}.{minor}) cannot run here: {why}. A driver of CUDA "
+            f"{major}.{minor} or newer is needed; or rebuild with a toolkit matching this driver.")
     return _cuda
 
 

@@ -1,6 +1,7 @@
 // CUDA driver of marching cubes: the same per-row logic as the CPU (mc_cell.h), one thread per
 // row for counting and emitting, a warp ballot per 32 nodes for classification, CUB for the scans.
 // No atomics: every row writes at its scanned offsets, so output order equals the CPU's.
+#include <cuda.h>
 #include <cuda_runtime.h>
 
 #include <cub/device/device_scan.cuh>
@@ -29,16 +30,37 @@ void check(cudaError_t err, const char* what) {
                                                    cudaGetErrorString(err));
 }
 
-// Switches to `device` for the scope of a call and restores the caller's device.
+// Driver entry points, fetched through the runtime so the extension needs no libcuda at link time.
+using CtxGet = CUresult (*)(CUcontext*);
+using CtxSet = CUresult (*)(CUcontext);
+
+template <class Fn>
+Fn driver_entry(const char* name) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult status;
+  check(cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &status), name);
+  if (status != cudaDriverEntryPointSuccess || fn == nullptr)
+    throw std::runtime_error(std::string("vrnfast CUDA marching cubes: no driver entry point ") + name);
+  return reinterpret_cast<Fn>(fn);
+}
+
+// Makes `device` current for the scope of a call, then restores the caller's exact context (which
+// may be none: restoring "device 0" instead would create a context there).
 struct DeviceGuard {
-  int previous = -1;
+  CUcontext previous = nullptr;
+  bool switched = false;
   explicit DeviceGuard(int device) {
-    check(cudaGetDevice(&previous), "cudaGetDevice");
-    if (previous != device) check(cudaSetDevice(device), "cudaSetDevice");
+    static const CtxGet get = driver_entry<CtxGet>("cuCtxGetCurrent");
+    int current = -1;
+    if (get(&previous) != CUDA_SUCCESS) previous = nullptr;
+    if (previous != nullptr && cudaGetDevice(&current) == cudaSuccess && current == device) return;
+    check(cudaSetDevice(device), "cudaSetDevice");
+    switched = true;
   }
   ~DeviceGuard() {
-    int now = -1;
-    if (cudaGetDevice(&now) == cudaSuccess && now != previous) cudaSetDevice(previous);
+    if (!switched) return;
+    static const CtxSet set = driver_entry<CtxSet>("cuCtxSetCurrent");
+    set(previous);
   }
 };
 
@@ -74,36 +96,46 @@ struct Workspace {
 size_t scan_scratch_bytes(const Grid& g) {
   size_t bytes = 0;
   check(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<int64_t*>(nullptr), static_cast<int64_t*>(nullptr),
-                                      static_cast<int>(g.rows())),
+                                      g.rows()),
         "cub scan size");
   return bytes;
 }
 
 constexpr int kThreads = 256;
 
-unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+constexpr int64_t kMaxBlocks = int64_t{1} << 20;  // grid-stride loops beyond this
 
+unsigned blocks_for(int64_t n) {
+  const int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
+}
+
+// One warp per 32-node word of a row; the loop bound is uniform across a warp, so every lane
+// reaches the ballot.
 template <class T>
 __global__ void classify_kernel(const T* __restrict__ vol, Grid g, Level lv, uint32_t* __restrict__ bits) {
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t word = t >> 5;  // a warp fills one word; the launch covers whole warps
-  const int lane = static_cast<int>(t & 31);
-  const int64_t r = word / g.words, x = (word % g.words) * 32 + lane;
-  const bool valid = r < g.rows() && x < g.n2;
-  const bool in = valid && inside(vol[g.offset(r / g.n1, r % g.n1, x)], lv);
-  const uint32_t m = __ballot_sync(0xffffffffu, in);
-  if (lane == 0 && r < g.rows()) bits[word] = m;
+  const int64_t total = g.rows() * g.words;
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  const int64_t warps = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
+  for (int64_t word = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; word < total;
+       word += warps) {
+    const int64_t r = word / g.words, x = (word % g.words) * 32 + lane;
+    const bool in = x < g.n2 && inside(vol[g.offset(r / g.n1, r % g.n1, x)], lv);
+    const uint32_t m = __ballot_sync(0xffffffffu, in);
+    if (lane == 0) bits[word] = m;
+  }
 }
 
 __global__ void count_kernel(const uint32_t* __restrict__ bits, Grid g, int64_t* nx, int64_t* ny, int64_t* nverts,
                              int64_t* ntris) {
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= g.rows()) return;
-  const RowCounts rc = count_row(bits, g, r / g.n1, r % g.n1, DeviceTriTable{});
-  nx[r] = rc.x;
-  ny[r] = rc.y;
-  nverts[r] = rc.x + rc.y + rc.z;
-  ntris[r] = rc.tris;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < g.rows(); r += stride) {
+    const RowCounts rc = count_row(bits, g, r / g.n1, r % g.n1, DeviceTriTable{});
+    nx[r] = rc.x;
+    ny[r] = rc.y;
+    nverts[r] = rc.x + rc.y + rc.z;
+    ntris[r] = rc.tris;
+  }
 }
 
 __global__ void totals_kernel(const int64_t* vfirst, const int64_t* nverts, const int64_t* tfirst,
@@ -116,14 +148,23 @@ template <class T, class Index>
 __global__ void emit_kernel(const T* __restrict__ vol, const uint32_t* __restrict__ bits, Grid g, VertexParams vp,
                             RowOffsets ro, const int64_t* __restrict__ tfirst, float* __restrict__ verts,
                             Index* __restrict__ faces, float* __restrict__ normals) {
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= g.rows()) return;
-  const int64_t z = r / g.n1, y = r % g.n1;
-  emit_row_vertices(vol, bits, g, vp, z, y, ro.vfirst[r], verts, normals);
-  if (z + 1 < g.n0 && y + 1 < g.n1) emit_row_triangles(bits, g, ro, z, y, tfirst[r], faces, DeviceTriTable{});
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < g.rows(); r += stride) {
+    const int64_t z = r / g.n1, y = r % g.n1;
+    emit_row_vertices(vol, bits, g, vp, z, y, ro.vfirst[r], verts, normals);
+    if (z + 1 < g.n0 && y + 1 < g.n1) emit_row_triangles(bits, g, ro, z, y, tfirst[r], faces, DeviceTriTable{});
+  }
 }
 
 }  // namespace
+
+const char* runtime_error() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err == cudaSuccess) return n > 0 ? "" : "no CUDA device";
+  cudaGetLastError();  // clear the sticky error for later calls
+  return cudaGetErrorString(err);
+}
 
 size_t workspace_bytes(const Grid& g, int device) {
   DeviceGuard guard(device);
@@ -137,6 +178,11 @@ Totals count(const VolumeDesc& vol, double level, void* workspace, size_t worksp
   const Workspace ws(g, workspace, scan_scratch_bytes(g));
   if (workspace_size < ws.total_bytes) throw std::invalid_argument("vrnfast: marching cubes workspace too small");
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
+  cudaStreamCaptureStatus capture;
+  check(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
+  if (capture != cudaStreamCaptureStatusNone)
+    throw std::runtime_error("vrnfast: marching cubes cannot run inside CUDA graph capture (its output size is "
+                             "read back to the host)");
   const Level lv = make_level(level);
   const int64_t rows = g.rows();
 
@@ -144,13 +190,12 @@ Totals count(const VolumeDesc& vol, double level, void* workspace, size_t worksp
     classify_kernel<scalar_t><<<blocks_for(rows * g.words * 32), kThreads, 0, stream>>>(
         static_cast<const scalar_t*>(vol.data), g, lv, ws.bits);
   });
+  check(cudaGetLastError(), "classify launch");
   count_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(ws.bits, g, ws.nx, ws.ny, ws.nverts, ws.ntris);
   check(cudaGetLastError(), "count launch");
   size_t scratch = ws.scratch_bytes;
-  check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.nverts, ws.vfirst, static_cast<int>(rows), stream),
-        "vertex scan");
-  check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.ntris, ws.tfirst, static_cast<int>(rows), stream),
-        "triangle scan");
+  check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.nverts, ws.vfirst, rows, stream), "vertex scan");
+  check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.ntris, ws.tfirst, rows, stream), "triangle scan");
   totals_kernel<<<1, 1, 0, stream>>>(ws.vfirst, ws.nverts, ws.tfirst, ws.ntris, rows - 1, ws.totals);
   check(cudaGetLastError(), "totals launch");
   int64_t host[2];

@@ -11,6 +11,10 @@ namespace vrn {
 namespace mc {
 namespace cuda {
 
+// Why the CUDA runtime linked into the extension cannot run here ("" when it can): no device, or
+// a driver older than the runtime (this toolkit's cudart needs a driver of the same major release).
+const char* runtime_error();
+
 size_t workspace_bytes(const Grid& g, int device);
 
 struct Totals {

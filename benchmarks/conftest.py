@@ -1,0 +1,111 @@
+"""Shared fixtures for the benchmarks: volumes (built once per session) and memory bandwidths.
+
+VRNFAST_BENCH_SMALL=1 shrinks every volume so `pytest benchmarks/ --benchmark-disable` is a quick
+smoke run.
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+SMALL = os.environ.get("VRNFAST_BENCH_SMALL") == "1"
+FACE_SHAPE = (50, 48, 48) if SMALL else (200, 192, 192)
+NOISE_SHAPE = (48,) * 3 if SMALL else (256,) * 3
+NOISE_SIGMA = 4.0  # ~2.8M vertices / 5.6M triangles at 256^3
+BANDWIDTH_BYTES = (64 if SMALL else 256) << 20
+
+
+@dataclass
+class Volume:
+    name: str
+    array: np.ndarray
+    level: float
+    ref_verts: int | None  # skimage lorensen's vertex count (None without skimage)
+
+
+@lru_cache(maxsize=None)
+def _face() -> np.ndarray:
+    from vrnfast.data import face_volume
+
+    return face_volume(FACE_SHAPE)
+
+
+def _build(name: str) -> tuple[np.ndarray, float]:
+    if name == "face":
+        return _face(), 0.5
+    if name == "face_u8":
+        return (_face() > 0.5).astype(np.uint8), 0.5
+    if name == "noise256":
+        from vrnfast.data import random_smooth
+
+        return random_smooth(NOISE_SHAPE, sigma=NOISE_SIGMA, seed=0), 0.0
+    raise AssertionError(name)
+
+
+VOLUMES = ("face", "face_u8", "noise256")
+
+
+@pytest.fixture(scope="session", params=VOLUMES)
+def volume(request) -> Volume:
+    vol, level = _build(request.param)
+    try:
+        from skimage.measure import marching_cubes as sk_mc
+
+        ref = len(sk_mc(vol, level, method="lorensen")[0])
+    except ImportError:
+        ref = None
+    return Volume(request.param, vol, level, ref)
+
+
+def best_time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.fixture(scope="session")
+def host_read_gbps() -> float:
+    """Host read bandwidth: best of 5 sums of a large float32 array split over all cores."""
+    a = np.ones(BANDWIDTH_BYTES // 4, np.float32)
+    n = os.cpu_count() or 1
+    chunks = np.array_split(a, n)
+    with ThreadPoolExecutor(n) as ex:  # np.add.reduce releases the GIL
+        t = best_time(lambda: list(ex.map(np.add.reduce, chunks)), 5)
+    return a.nbytes / t / 1e9
+
+
+@pytest.fixture(scope="session")
+def cuda_copy_gbps() -> float:
+    """Device bandwidth: bytes read + written per second by a large device-to-device copy_()."""
+    import torch
+
+    src = torch.empty(BANDWIDTH_BYTES * 4, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+
+    def copy():
+        dst.copy_(src)
+        torch.cuda.synchronize()
+
+    copy()
+    return 2 * src.numel() / best_time(copy, 10) / 1e9
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    versions = {}
+    for dist in ("vrnfast", "numpy", "torch", "scikit-image", "PyMCubes", "vtk"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    machine_info["versions"] = versions
+    machine_info["bench_small"] = SMALL

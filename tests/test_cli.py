@@ -1,0 +1,54 @@
+"""The command line: example volume -> mesh file, and its errors."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vrnfast.cli import main
+
+
+def test_example_then_mesh(tmp_path, capsys):
+    vol = tmp_path / "face.npy"
+    main(["example", str(vol), "--shape", "40", "48", "48"])
+    a = np.load(vol)
+    assert a.shape == (40, 48, 48) and a.dtype == np.float32 and a.min() < 0.5 < a.max()
+    out = tmp_path / "face.obj"
+    main(["mesh", str(vol), "-o", str(out)])
+    assert "vertices" in capsys.readouterr().out
+    lines = out.read_text().splitlines()
+    n_v = sum(l.startswith("v ") for l in lines)
+    n_f = sum(l.startswith("f ") for l in lines)
+    assert n_v > 100 and n_f > 100
+    main(["mesh", str(vol), "-o", str(tmp_path / "face.ply"), "--image-coords", "--z-scale", "0.5"])
+    assert (tmp_path / "face.ply").read_bytes().startswith(b"ply\n")
+
+
+@pytest.mark.parametrize("kind", ["sphere", "torus", "noise"])
+def test_example_kinds(tmp_path, kind):
+    main(["example", str(tmp_path / "v.npy"), "--kind", kind, "--shape", "16", "17", "18"])
+    assert np.load(tmp_path / "v.npy").shape == (16, 17, 18)
+
+
+def test_mesh_errors(tmp_path):
+    with pytest.raises(SystemExit, match="no such file"):
+        main(["mesh", str(tmp_path / "missing.npy"), "-o", str(tmp_path / "m.obj")])
+    np.save(tmp_path / "flat.npy", np.zeros((4, 4)))
+    with pytest.raises(SystemExit, match="3-D"):
+        main(["mesh", str(tmp_path / "flat.npy"), "-o", str(tmp_path / "m.obj")])
+    with pytest.raises(SystemExit, match=".obj or .ply"):
+        main(["mesh", str(tmp_path / "flat.npy"), "-o", str(tmp_path / "m.stl")])
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    with pytest.raises(SystemExit, match="not a .npy"):
+        main(["mesh", str(tmp_path / "junk.npy"), "-o", str(tmp_path / "m.obj")])
+
+
+def test_console_script_info():
+    beside = Path(sys.executable).with_name("vrnfast")
+    exe = str(beside) if beside.exists() else shutil.which("vrnfast")
+    if exe is None:
+        pytest.skip("vrnfast console script not on PATH")
+    out = subprocess.run([exe, "info"], capture_output=True, text=True, check=True).stdout
+    assert "vrnfast" in out and "vrnfast._C: built" in out
