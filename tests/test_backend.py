@@ -87,3 +87,9 @@ def test_cuda_ext_without_a_device_says_why():
             B.cuda_ext()
     finally:
         B.cuda_ext.cache_clear()
+
+
+def test_triton_kernels_subpackage_is_installed():
+    import vrnfast.kernels
+
+    assert vrnfast.kernels.__name__ == "vrnfast.kernels"

@@ -31,6 +31,11 @@ def get_num_threads() -> int:
     return _num_threads or cpu_ext().default_num_threads()
 
 
+def threads_arg() -> int:
+    """What the C++ kernels are told: the set_num_threads value, 0 meaning their default."""
+    return _num_threads
+
+
 def _module(name):
     return sys.modules.get(name)
 

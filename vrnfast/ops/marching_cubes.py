@@ -55,7 +55,7 @@ def _result(verts, faces, normals):
 
 def _run_cpu(buf, kind, dtype, level, spacing, return_normals):
     ext = B.cpu_ext()
-    threads = B._num_threads
+    threads = B.threads_arg()
     plan = ext.mc_count(buf.ptr, dtype, buf.shape, buf.strides, level, threads)
     verts, faces, normals = _outputs(kind, buf.array, plan.num_verts, plan.num_tris, return_normals)
     plan.emit(spacing, B.data_ptr(verts), B.data_ptr(faces), _is_int64(faces),
