@@ -197,11 +197,11 @@ enum EdgeList { XA, XB, XC, XD, YA, YC, ZA, ZB, NUM_LISTS };
 
 // Cell edge e = 4 * axis + j (axis 0 = x, 1 = y, 2 = z; see tools/gen_mc_tables.py) ->
 // (list, offset of the owning node along x).
+// Branch-free: the axis of a cell's edge is data, and a branch on it mispredicts.
 VRN_HD void edge_source(int e, int& list, int& dx) {
   const int axis = e >> 2, j = e & 3;
-  if (axis == 0) { list = XA + j; dx = 0; }
-  else if (axis == 1) { list = (j & 2) ? YC : YA; dx = j & 1; }
-  else { list = (j & 2) ? ZB : ZA; dx = j & 1; }
+  list = axis == 0 ? XA + j : 2 + 2 * axis + (j >> 1);  // y: YA/YC, z: ZA/ZB by the upper bit
+  dx = (axis != 0) & j;
 }
 
 struct RowOffsets {
