@@ -197,6 +197,21 @@ def test_any_strides_give_the_contiguous_result(layout):
         np.testing.assert_array_equal(a, b)
 
 
+def test_big_endian_and_unaligned_strides():
+    vol = random_smooth((9, 10, 11), sigma=1.5, seed=13)
+    ref = mc(vol)
+    big = vol.astype(">f4")
+    assert big.dtype.name == "float32" and not big.dtype.isnative
+    for a, b in zip(mc(big), ref):
+        np.testing.assert_array_equal(a, b)
+    # a field of a packed record array: byte strides that are not a multiple of the item size
+    rec = np.zeros(vol.shape, dtype=[("flag", "u1"), ("v", "<f4")])
+    rec["v"] = vol
+    assert rec["v"].strides[2] == 5
+    for a, b in zip(mc(rec["v"]), ref):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_zero_strides_broadcast_volume():
     plane = random_smooth((1, 13, 14), sigma=1.5, seed=5)
     vol = np.broadcast_to(plane, (6, 13, 14))

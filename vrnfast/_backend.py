@@ -178,6 +178,8 @@ class Buffer:
 
 def buffer(x, kind: str) -> Buffer:
     if kind == "numpy":
+        if not x.dtype.isnative:  # e.g. big-endian data read from a file
+            x = x.astype(x.dtype.newbyteorder("="))
         if any(s % x.itemsize for s in x.strides):  # byte strides that are not whole elements
             x = np.ascontiguousarray(x)
         return Buffer(x, x.__array_interface__["data"][0], x.shape, tuple(s // x.itemsize for s in x.strides))
