@@ -1,4 +1,4 @@
-// Marching cubes, the per-row logic shared by the CPU (mc_cpu.cpp) and CUDA (mc_cuda.cu) paths.
+// Marching cubes, the per-row logic shared by the CPU (mc_cpu_isa.inc) and CUDA (mc_cuda.cu) paths.
 //
 // Layout. The volume has sizes (n0, n1, n2) = (z, y, x) and arbitrary element strides. A "row" is
 // the line of n2 nodes at fixed (z, y). Pass 1 stores, per row, one bit per node (value > level)
