@@ -89,7 +89,9 @@ def extensions():
         "vrnfast._C",
         sources=[f"{CSRC}/bindings_cpu.cpp", f"{CSRC}/common/parallel.cpp",
                  f"{CSRC}/marching_cubes/mc_cpu.cpp", f"{CSRC}/marching_cubes/mc_cpu_generic.cpp",
-                 f"{CSRC}/marching_cubes/mc_cpu_x86v3.cpp"],
+                 f"{CSRC}/marching_cubes/mc_cpu_x86v3.cpp", f"{CSRC}/sigmoid_bce/bce_cpu.cpp",
+                 f"{CSRC}/sigmoid_bce/bce_cpu_generic.cpp", f"{CSRC}/sigmoid_bce/bce_cpu_x86v3.cpp",
+                 f"{CSRC}/sigmoid_bce/bce_cpu_x86v4.cpp"],
         include_dirs=[CSRC], cxx_std=17, extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"])]
     nvcc = want_cuda()
     if nvcc:

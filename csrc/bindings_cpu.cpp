@@ -10,6 +10,7 @@
 #include "common/hd.h"
 #include "common/parallel.h"
 #include "marching_cubes/mc_cpu.h"
+#include "sigmoid_bce/bce_cpu.h"
 
 namespace py = pybind11;
 using vrn::cpu::McPlan;
@@ -30,6 +31,18 @@ void mc_emit(const McPlan& plan, std::array<double, 3> spacing, uintptr_t verts,
             reinterpret_cast<float*>(normals), num_threads);
 }
 
+double bce_forward(uintptr_t logits, int logits_dtype, uintptr_t target, int target_dtype, int64_t n,
+                   uintptr_t pos_weight, int64_t pw_count, int64_t pw_inner, double grad_scale, uintptr_t grad,
+                   uintptr_t loss, int num_threads) {
+  const vrn::cpu::BceArgs args{reinterpret_cast<const void*>(logits), logits_dtype,
+                               reinterpret_cast<const void*>(target), target_dtype,
+                               reinterpret_cast<const float*>(pos_weight), pw_count, pw_inner, n,
+                               static_cast<float>(grad_scale), reinterpret_cast<void*>(grad),
+                               reinterpret_cast<float*>(loss), nullptr};
+  py::gil_scoped_release release;
+  return vrn::cpu::bce_forward(args, num_threads);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -45,6 +58,12 @@ PYBIND11_MODULE(_C, m) {
   m.attr("dtypes") = dtypes;
   m.def("default_num_threads", &vrn::default_num_threads);
   m.attr("cpu_isa") = vrn::cpu::mc_kernels().isa;
+  m.attr("bce_isa") = vrn::cpu::bce_kernels().isa;
+  m.def("bce_forward", &bce_forward, py::arg("logits"), py::arg("logits_dtype"), py::arg("target"),
+        py::arg("target_dtype"), py::arg("n"), py::arg("pos_weight"), py::arg("pw_count"), py::arg("pw_inner"),
+        py::arg("grad_scale"), py::arg("grad"), py::arg("loss"), py::arg("num_threads") = 0,
+        "Sigmoid BCE over n contiguous elements: writes the gradient (and per-element losses when loss != 0), "
+        "returns the sum of the losses.");
 
   py::class_<McPlan>(m, "MarchingCubesPlan")
       .def_property_readonly("num_verts", &McPlan::num_verts)

@@ -77,6 +77,41 @@ template <class T> VRN_HD double to_double(T v) { return static_cast<double>(v);
 template <> VRN_HD double to_double<half_bits>(half_bits v) { return half_to_float(v.bits); }
 template <> VRN_HD double to_double<bf16_bits>(bf16_bits v) { return bf16_to_float(v.bits); }
 
+VRN_HD uint32_t float_to_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+
+// binary32 -> bfloat16 bits, round to nearest even; NaN stays NaN.
+VRN_HD uint16_t float_to_bf16(float f) {
+  const uint32_t u = float_to_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// binary32 -> binary16 bits, round to nearest even (subnormals, overflow to inf, NaN kept).
+VRN_HD uint16_t float_to_half(float f) {
+  const uint32_t u = float_to_bits(f);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
+  if (a < 0x38800000u) {  // below 2^-14: subnormal half (or zero)
+    if (a < 0x33000000u) return static_cast<uint16_t>(sign);  // below half the smallest subnormal
+    const uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+    const int shift = 126 - static_cast<int>(a >> 23);  // 14..24 for this range
+    const uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), halfway = 1u << (shift - 1);
+    return static_cast<uint16_t>(sign | (q + (rem > halfway || (rem == halfway && (q & 1u)))));
+  }
+  const uint32_t r = a - 0x38000000u;  // rebias exponent 127 -> 15
+  return static_cast<uint16_t>(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
+}
+
 VRN_HD int popcount32(uint32_t x) {
 #if defined(__CUDA_ARCH__)
   return __popc(x);

@@ -4,21 +4,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../common/cpu_features.h"
 #include "../common/parallel.h"
 
 namespace vrn {
 namespace cpu {
 
 const McKernels& mc_kernels() {
-  static const McKernels k = [] {
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi") &&
-        __builtin_cpu_supports("bmi2"))
-      return mc_kernels_x86v3();
-#endif
-    return mc_kernels_generic();
-  }();
+  static const McKernels k = has_x86v3() ? mc_kernels_x86v3() : mc_kernels_generic();
   return k;
 }
 
