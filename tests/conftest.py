@@ -1,8 +1,10 @@
+import os
+
 import numpy as np
 import pytest
 
 
-def cuda_available():
+def _has_cuda_device():
     try:
         import torch
     except ImportError:
@@ -10,7 +12,14 @@ def cuda_available():
     return torch.cuda.is_available()
 
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA device")
+# Without a GPU the Triton kernels run on CPU tensors in Triton's interpreter; it must be chosen
+# before anything imports triton.
+if not _has_cuda_device():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+requires_cuda = pytest.mark.skipif(not _has_cuda_device(), reason="needs a CUDA device")
+DEVICE = "cuda" if _has_cuda_device() else "cpu"  # where the Triton backend runs
 
 
 @pytest.fixture
