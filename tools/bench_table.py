@@ -1,4 +1,4 @@
-"""Markdown tables from a pytest-benchmark JSON: one table per group (volume), vrnfast cpp as baseline.
+"""Markdown tables from a pytest-benchmark JSON: one table per group, vrnfast as the baseline.
 
     pytest benchmarks/ --benchmark-only --benchmark-json out.json
     python tools/bench_table.py out.json
@@ -6,7 +6,7 @@
 import json
 import sys
 
-BASELINE = "vrnfast cpp"
+BASELINES = ("vrnfast cpp", "vrnfast")
 
 
 def ratio(ms, base_ms):
@@ -17,6 +17,21 @@ def ratio(ms, base_ms):
         return "baseline"
     r, word = (r, "slower") if r >= 1 else (1 / r, "faster")
     return f"{r:.{2 if r < 10 else 1}f}x {word}"
+
+
+def mc_header(group, rows):
+    host = [b["extra_info"] for b in rows if b["extra_info"].get("impl") != "vrnfast cuda"]
+    x = (host or [rows[0]["extra_info"]])[0]  # the header's floor is the host one
+    shape = "x".join(map(str, x.get("shape", [])))
+    return (f"### {group}: {x.get('dtype')} {shape}, level {x.get('level')}, {x.get('volume_bytes', 0) / 1e6:.1f} MB; "
+            f"host read floor {x.get('floor_ms_at_GBps', 0):.2f} ms at {x.get('read_GBps')} GB/s")
+
+
+def mc_cells(e):
+    name = e.get("impl", "")
+    if name == "vrnfast cuda":
+        name += f" (floor {e['floor_ms_at_GBps']:.3f} ms at {e['read_GBps']} GB/s)"
+    return name, [e.get("V", ""), e.get("F", "")]
 
 
 def main(path):
@@ -33,23 +48,29 @@ def main(path):
         groups.setdefault(b["group"], []).append(b)
     for group, benches in groups.items():
         rows = sorted(benches, key=lambda b: b["stats"]["median"])
-        impl = [b["extra_info"].get("impl") for b in rows]
-        base = rows[impl.index(BASELINE)]["stats"]["median"] * 1e3 if BASELINE in impl else None
-        host = [b["extra_info"] for b in rows if b["extra_info"].get("impl") != "vrnfast cuda"]
-        x = (host or [rows[0]["extra_info"]])[0]  # the header's floor is the host one
-        shape = "x".join(map(str, x.get("shape", [])))
-        print(f"\n### {group}: {x.get('dtype')} {shape}, level {x.get('level')}, "
-              f"{x.get('volume_bytes', 0) / 1e6:.1f} MB; host read floor "
-              f"{x.get('floor_ms_at_GBps', 0):.2f} ms at {x.get('read_GBps')} GB/s\n")
-        print(f"| implementation | threads | median ms | min ms | vs {BASELINE} (median) | V | F |")
-        print("|---|---|---:|---:|---|---:|---:|")
+        impls = [b["extra_info"].get("impl") for b in rows]
+        base_name = next((n for n in BASELINES if n in impls), None)
+        base = rows[impls.index(base_name)]["stats"]["median"] * 1e3 if base_name else None
+        volume = "volume_bytes" in rows[0]["extra_info"]
+        if volume:
+            print("\n" + mc_header(group, rows) + "\n")
+            extra_cols = ["V", "F"]
+        else:
+            e = rows[0]["extra_info"]
+            print(f"\n### {group}: {'x'.join(map(str, e.get('shape', [])))}, forward + backward; "
+                  f"GB/s counts logits in, target in, gradient out\n")
+            extra_cols = ["target", "GB/s", "peak extra MB"]
+        print(f"| implementation | threads | median ms | min ms | vs {base_name} (median) | {' | '.join(extra_cols)} |")
+        print("|---|---|---:|---:|---|" + "---:|" * len(extra_cols))
         for b in rows:
             e, ms = b["extra_info"], b["stats"]["median"] * 1e3
-            name = e.get("impl", b["name"])
-            if name == "vrnfast cuda":
-                name += f" (floor {e['floor_ms_at_GBps']:.3f} ms at {e['read_GBps']} GB/s)"
-            cells = [name, e.get("threads", ""), f"{ms:.2f}", f"{b['stats']['min'] * 1e3:.2f}",
-                     ratio(ms, base), e.get("V", ""), e.get("F", "")]
+            if volume:
+                name, extra = mc_cells(e)
+            else:
+                name = e.get("impl", b["name"])
+                extra = [e.get("target_dtype", ""), f"{e['bytes_moved'] / b['stats']['median'] / 1e9:.1f}",
+                         e.get("peak_extra_MB", "")]
+            cells = [name, e.get("threads", ""), f"{ms:.2f}", f"{b['stats']['min'] * 1e3:.2f}", ratio(ms, base), *extra]
             print("| " + " | ".join(map(str, cells)) + " |")
 
 

@@ -156,10 +156,16 @@ def _(grad, grad_output, backend):
 
 def _setup_context(ctx, inputs, output):
     ctx.backend = inputs[4]
+    # the stored gradient is not differentiable; and autograd must not zero-fill a gradient for
+    # it before calling _backward (a full extra pass over memory)
+    ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(output[1])
 
 
 def _backward(ctx, grad_loss, _grad_grad):
+    if grad_loss is None:
+        return None, None, None, None, None
     (grad,) = ctx.saved_tensors
     torch.ops.vrnfast.scale_grad_(grad, grad_loss, ctx.backend)
     return grad, None, None, None, None

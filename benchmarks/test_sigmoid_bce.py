@@ -1,0 +1,96 @@
+"""Sigmoid BCE forward + backward: vrnfast (uint8 targets) against PyTorch eager and torch.compile
+(float targets, as a training loop without vrnfast would hold them), per batch size.
+
+    pytest benchmarks/test_sigmoid_bce.py --benchmark-only
+
+extra_info: the bytes that must move (logits in, target in, gradient out), the GB/s that implies,
+and the peak memory the step adds (CPU: resident-set high-water mark; CUDA: allocator peak).
+"""
+from __future__ import annotations
+
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import vrnfast
+
+from conftest import SMALL
+
+SHAPES = {"B2": (2, 20, 19, 19), "B8": (8, 20, 19, 19)} if SMALL else {"B2": (2, 200, 192, 192),
+                                                                        "B8": (8, 200, 192, 192)}
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def eager(x, y):
+    return F.binary_cross_entropy_with_logits(x, y)
+
+
+_compiled = torch.compile(eager, dynamic=False)
+
+
+def fused(x, y):
+    return vrnfast.sigmoid_bce(x, y)
+
+
+IMPLS = {"torch eager": (eager, torch.float32), "torch.compile": (_compiled, torch.float32),
+         "vrnfast": (fused, torch.uint8)}
+
+
+def _rss_hwm_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_extra_bytes(step, device):
+    """Memory a step adds at its peak, beyond what is allocated before it."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets the resident-set high-water mark
+    except OSError:
+        return None
+    base = _rss_hwm_bytes()
+    step()
+    return _rss_hwm_bytes() - base
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("shape_name", list(SHAPES))
+@pytest.mark.parametrize("impl", list(IMPLS), ids=lambda s: s.replace(" ", "_"))
+def test_sigmoid_bce_fwd_bwd(benchmark, impl, shape_name, device):
+    fn, target_dtype = IMPLS[impl]
+    shape = SHAPES[shape_name]
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(shape, generator=g) * 3).to(device).requires_grad_()
+    y = (torch.rand(shape, generator=g) > 0.5).to(device=device, dtype=target_dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def step():
+        loss = fn(x, y)
+        loss.backward()
+        x.grad = None
+        sync()
+        return loss
+
+    ref = F.binary_cross_entropy_with_logits(x.detach(), y.float())
+    torch.testing.assert_close(step().detach(), ref, rtol=1e-5, atol=1e-6)  # warm-up, compile
+    n = x.numel()
+    moved = n * (x.element_size() + y.element_size() + x.element_size())
+    benchmark.group = f"sigmoid_bce {shape_name} {device}"
+    extra = peak_extra_bytes(step, device)
+    benchmark.extra_info.update(impl=impl, shape=list(shape), device=device, target_dtype=str(target_dtype)[6:],
+                                bytes_moved=moved, peak_extra_MB=None if extra is None else round(extra / 2**20, 1),
+                                threads=torch.get_num_threads() if impl != "vrnfast" else vrnfast.get_num_threads())
+    benchmark.pedantic(step, rounds=3 if SMALL else 10, warmup_rounds=1)
+    if device == "cuda":
+        benchmark.extra_info["device_name"] = torch.cuda.get_device_name()
