@@ -14,11 +14,10 @@ struct Avx2Ops {
   static V abs(V a) { return _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
   // max(a, 0) with NaN -> 0: maxps returns its second operand when either is NaN
   static V max0(V a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }  // b if either is NaN
   static V select(V m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
   static V ge0(V a) { return _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GE_OQ); }
   static V gt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-  static V eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
-  static V isnan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static V round(V a) {
     const V magic = _mm256_set1_ps(12582912.0f);
     return _mm256_sub_ps(_mm256_add_ps(a, magic), magic);
@@ -35,10 +34,10 @@ struct Avx512Ops {
   static V set1(float a) { return _mm512_set1_ps(a); }
   static V abs(V a) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff))); }
   static V max0(V a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }  // NaN -> 0 (second operand)
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }  // b if either is NaN
   static V select(__mmask16 m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
   static __mmask16 ge0(V a) { return _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GE_OQ); }
   static __mmask16 gt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-  static __mmask16 isnan(V a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
   static V round(V a) {
     const V magic = _mm512_set1_ps(12582912.0f);
     return _mm512_sub_ps(_mm512_add_ps(a, magic), magic);
