@@ -250,6 +250,16 @@ def test_bad_input(call, exc, match):
         call(x, y)
 
 
+def test_device_mismatch_names_the_argument():
+    x, y = make((3, 5), target="float32")
+    with pytest.raises(ValueError, match="target is on meta"):
+        vrnfast.sigmoid_bce(x, y.to("meta"))
+    with pytest.raises(ValueError, match="pos_weight is on meta"):
+        vrnfast.sigmoid_bce(x, y, pos_weight=torch.ones(5, device="meta"))
+    with pytest.raises(ValueError, match="logits is on device meta"):
+        vrnfast.sigmoid_bce(x.to("meta"), y.to("meta"))
+
+
 def test_torch_compile_without_graph_breaks():
     x, y = make((2, 6, 9), target="uint8", seed=8)
     w = torch.nn.Parameter(torch.randn(9, 9) * 0.3)

@@ -206,9 +206,8 @@ def _forward_into(x, y, pw, reduction, backend, grad):
         total = torch.zeros((), dtype=torch.float64, device=x.device)
     elif backend == "cpp":
         ext = B.cpu_ext()
-        codes = ext.dtypes
         total = torch.tensor(ext.bce_forward(
-            x.data_ptr(), codes[str(x.dtype)[6:]], y.data_ptr(), codes[str(y.dtype)[6:]], n,
+            x.data_ptr(), ext.dtypes[B.dtype_name(x)], y.data_ptr(), ext.dtypes[B.dtype_name(y)], n,
             weights.data_ptr() if weights is not None else 0, count, inner, scale, grad.data_ptr(),
             per_element.data_ptr() if per_element is not None else 0, B.threads_arg()), dtype=torch.float64)
     else:
