@@ -11,6 +11,7 @@
 #include "common/parallel.h"
 #include "marching_cubes/mc_cpu.h"
 #include "sigmoid_bce/bce_cpu.h"
+#include "warp/warp_cpu.h"
 
 namespace py = pybind11;
 using vrn::cpu::McPlan;
@@ -43,6 +44,26 @@ double bce_forward(uintptr_t logits, int logits_dtype, uintptr_t target, int tar
   return vrn::cpu::bce_forward(args, num_threads);
 }
 
+void warp_volume(uintptr_t src, int dtype, std::array<int64_t, 4> shape, std::array<int64_t, 4> strides,
+                 uintptr_t matrices, std::array<int64_t, 3> out_shape, bool trilinear, uintptr_t dst, int num_threads) {
+  const vrn::cpu::VolumeWarpArgs args{reinterpret_cast<const void*>(src), dtype, shape[0], shape[1], shape[2],
+                                      shape[3], {strides[0], strides[1], strides[2], strides[3]},
+                                      reinterpret_cast<const double*>(matrices), out_shape[0], out_shape[1],
+                                      out_shape[2], trilinear, reinterpret_cast<void*>(dst)};
+  py::gil_scoped_release release;
+  vrn::cpu::warp_volume(args, num_threads);
+}
+
+void warp_image(uintptr_t src, int dtype, std::array<int64_t, 4> shape, std::array<int64_t, 4> strides,
+                uintptr_t matrices, uintptr_t colour_scale, uintptr_t dst, int num_threads) {
+  const vrn::cpu::ImageWarpArgs args{reinterpret_cast<const void*>(src), dtype, shape[0], shape[1], shape[2],
+                                     shape[3], {strides[0], strides[1], strides[2], strides[3]},
+                                     reinterpret_cast<const double*>(matrices),
+                                     reinterpret_cast<const float*>(colour_scale), reinterpret_cast<void*>(dst)};
+  py::gil_scoped_release release;
+  vrn::cpu::warp_image(args, num_threads);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -64,6 +85,11 @@ PYBIND11_MODULE(_C, m) {
         py::arg("grad_scale"), py::arg("grad"), py::arg("loss"), py::arg("num_threads") = 0,
         "Sigmoid BCE over n contiguous elements: writes the gradient (and per-element losses when loss != 0), "
         "returns the sum of the losses.");
+
+  m.def("warp_volume", &warp_volume, py::arg("src"), py::arg("dtype"), py::arg("shape"), py::arg("strides"),
+        py::arg("matrices"), py::arg("out_shape"), py::arg("trilinear"), py::arg("dst"), py::arg("num_threads") = 0);
+  m.def("warp_image", &warp_image, py::arg("src"), py::arg("dtype"), py::arg("shape"), py::arg("strides"),
+        py::arg("matrices"), py::arg("colour_scale"), py::arg("dst"), py::arg("num_threads") = 0);
 
   py::class_<McPlan>(m, "MarchingCubesPlan")
       .def_property_readonly("num_verts", &McPlan::num_verts)

@@ -7,7 +7,8 @@ from ._backend import get_num_threads, set_num_threads
 from .ops.marching_cubes import marching_cubes
 
 __version__ = "0.1.0"
-__all__ = ["marching_cubes", "sigmoid_bce", "nn", "io", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["marching_cubes", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "nn", "io",
+           "set_num_threads", "get_num_threads", "__version__"]
 
 
 def __getattr__(name):  # lazy: torch-based ops and submodules load on first use
@@ -15,6 +16,10 @@ def __getattr__(name):  # lazy: torch-based ops and submodules load on first use
 
     if name == "sigmoid_bce":
         return importlib.import_module(".ops.sigmoid_bce", __name__).sigmoid_bce
+    if name in ("warp_volume", "warp_image"):
+        return getattr(importlib.import_module(".ops.warp", __name__), name)
+    if name in ("AugmentParams", "augment", "Augment"):
+        return getattr(importlib.import_module(".augmentation", __name__), name)
     if name in ("io", "data", "kernels", "cli", "nn"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'vrnfast' has no attribute {name!r}")

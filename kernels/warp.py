@@ -1,0 +1,137 @@
+"""Triton kernels of vrnfast.warp_volume / warp_image: one program per output row segment, each
+output voxel's source coordinate computed on the fly from the matrix (no grid tensor), one masked
+gather (nearest) or eight (trilinear) per voxel. Coordinates are mapped in float64, as on the CPU.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+BLOCK_W = 128
+
+
+@triton.jit
+def _map_row(m_ptr, w, h, d, K: tl.constexpr):
+    """Row K of the affine map at output (w, h, d): m[K,0] w + m[K,1] h + m[K,2] d + m[K,3]."""
+    return (tl.load(m_ptr + 4 * K) * w + tl.load(m_ptr + 4 * K + 1) * h + tl.load(m_ptr + 4 * K + 2) * d
+            + tl.load(m_ptr + 4 * K + 3))
+
+
+@triton.jit
+def _nearest_index(c, n):
+    """Round half away from zero; (index, in range). See csrc/warp/warp_map.h."""
+    u = c + 0.5
+    ok = (u > 0.0) & (u < n)
+    return tl.where(ok, u, 0.0).to(tl.int64), ok
+
+
+@triton.jit
+def _warp_volume_kernel(src, dst, mat, D, H, W, s_b, s_d, s_h, s_w, oD, oH, oW,
+                        TRILINEAR: tl.constexpr, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    h = row % oH
+    d = (row // oH) % oD
+    b = row // (oH * oD)
+    w = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    in_row = w < oW
+    m = mat + b * 12
+    wf = w.to(tl.float64)
+    hf = h.to(tl.float64)
+    df = d.to(tl.float64)
+    xs = _map_row(m, wf, hf, df, 0)
+    ys = _map_row(m, wf, hf, df, 1)
+    zs = _map_row(m, wf, hf, df, 2)
+    base = src + b * s_b
+    if TRILINEAR:
+        fx = tl.floor(xs)
+        fy = tl.floor(ys)
+        fz = tl.floor(zs)
+        tx = (xs - fx).to(tl.float32)
+        ty = (ys - fy).to(tl.float32)
+        tz = (zs - fz).to(tl.float32)
+        # far-out (or NaN) coordinates: no corner counts
+        near = (fx >= -1.0) & (fx <= W - 1) & (fy >= -1.0) & (fy <= H - 1) & (fz >= -1.0) & (fz <= D - 1)
+        ix = tl.where(near, fx, 0.0).to(tl.int64)
+        iy = tl.where(near, fy, 0.0).to(tl.int64)
+        iz = tl.where(near, fz, 0.0).to(tl.int64)
+        acc = tl.zeros([BLOCK], dtype=tl.float32)
+        for cz in tl.static_range(2):
+            for cy in tl.static_range(2):
+                for cx in tl.static_range(2):
+                    jx = ix + cx
+                    jy = iy + cy
+                    jz = iz + cz
+                    ok = in_row & near & (jx >= 0) & (jx < W) & (jy >= 0) & (jy < H) & (jz >= 0) & (jz < D)
+                    v = tl.load(base + jz * s_d + jy * s_h + jx * s_w, mask=ok, other=0).to(tl.float32)
+                    wx = tx if cx == 1 else 1.0 - tx
+                    wy = ty if cy == 1 else 1.0 - ty
+                    wz = tz if cz == 1 else 1.0 - tz
+                    acc += (wz * wy * wx) * v
+        tl.store(dst + row * oW + w, acc, mask=in_row)
+    else:
+        ix, okx = _nearest_index(xs, W)
+        iy, oky = _nearest_index(ys, H)
+        iz, okz = _nearest_index(zs, D)
+        ok = in_row & okx & oky & okz
+        v = tl.load(base + iz * s_d + iy * s_h + ix * s_w, mask=ok, other=0)
+        tl.store(dst + row * oW + w, v, mask=in_row)
+
+
+@triton.jit
+def _warp_image_kernel(src, dst, mat, scale, C, H, W, s_b, s_c, s_h, s_w,
+                       HAS_SCALE: tl.constexpr, TO_U8: tl.constexpr, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    h = row % H
+    c = (row // H) % C
+    b = row // (H * C)
+    w = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    in_row = w < W
+    m = mat + b * 8  # the 2x3 map, padded to 2x4 rows so _map_row serves both kernels
+    wf = w.to(tl.float64)
+    hf = h.to(tl.float64)
+    xs = _map_row(m, wf, hf, 0.0, 0)
+    ys = _map_row(m, wf, hf, 0.0, 1)
+    fx = tl.floor(xs)
+    fy = tl.floor(ys)
+    tx = (xs - fx).to(tl.float32)
+    ty = (ys - fy).to(tl.float32)
+    near = (fx >= -1.0) & (fx <= W - 1) & (fy >= -1.0) & (fy <= H - 1)
+    ix = tl.where(near, fx, 0.0).to(tl.int64)
+    iy = tl.where(near, fy, 0.0).to(tl.int64)
+    base = src + b * s_b + c * s_c
+    acc = tl.zeros([BLOCK], dtype=tl.float32)
+    for cy in tl.static_range(2):
+        for cx in tl.static_range(2):
+            jx = ix + cx
+            jy = iy + cy
+            ok = in_row & near & (jx >= 0) & (jx < W) & (jy >= 0) & (jy < H)
+            v = tl.load(base + jy * s_h + jx * s_w, mask=ok, other=0).to(tl.float32)
+            wx = tx if cx == 1 else 1.0 - tx
+            wy = ty if cy == 1 else 1.0 - ty
+            acc += (wy * wx) * v
+    if HAS_SCALE:
+        acc = acc * tl.load(scale + b * C + c)
+    if TO_U8:
+        r = tl.floor(acc + 0.5)
+        r = tl.where((r - acc == 0.5) & (r - 2.0 * tl.floor(r * 0.5) != 0.0), r - 1.0, r)  # half to even
+        acc = tl.minimum(tl.maximum(r, 0.0), 255.0)
+    tl.store(dst + row * W + w, acc.to(dst.dtype.element_ty), mask=in_row)
+
+
+def warp_volume(vol, mat, trilinear, out):
+    b, d, h, w = vol.shape
+    _, od, oh, ow = out.shape
+    m = mat.to(device=vol.device, dtype=torch.float64).contiguous()
+    grid = (b * od * oh, triton.cdiv(ow, BLOCK_W))
+    _warp_volume_kernel[grid](vol, out, m, d, h, w, *vol.stride(), od, oh, ow, TRILINEAR=trilinear, BLOCK=BLOCK_W,
+                              num_warps=4)
+
+
+def warp_image(img, mat, scale, out):
+    b, c, h, w = img.shape
+    m = torch.zeros(b, 2, 4, dtype=torch.float64, device=img.device)
+    m[:, :, [0, 1, 3]] = mat.to(device=img.device, dtype=torch.float64)
+    grid = (b * c * h, triton.cdiv(w, BLOCK_W))
+    _warp_image_kernel[grid](img, out, m, scale if scale is not None else m, c, h, w, *img.stride(),
+                             HAS_SCALE=scale is not None, TO_U8=img.dtype == torch.uint8, BLOCK=BLOCK_W, num_warps=4)

@@ -1,0 +1,179 @@
+"""Affine warps of volumes (B, D, H, W) and images (B, C, H, W): one gather per output voxel.
+
+A matrix maps an output voxel's index coordinates (x, y, z) = (w, h, d) (images: (x, y)) to input
+index coordinates; samples outside the input are zero. Backends: "cpp" (vrnfast._C, CPU tensors),
+"triton" (vrnfast.kernels.warp: CUDA tensors, or CPU tensors under TRITON_INTERPRET=1), "reference"
+(F.affine_grid + F.grid_sample with align_corners=True, padding_mode="zeros").
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import _backend as B
+
+_SUPPORTED = {"reference", "cpp", "triton"}
+_MODES = ("nearest", "trilinear")
+
+
+def warp_volume(volume, matrix, mode="nearest", out_shape=None, backend="auto"):
+    """Resample `volume` (B, D, H, W) or (D, H, W) through `matrix` (B, 3, 4) or (3, 4).
+
+    nearest rounds half away from zero and keeps the dtype (uint8, bool or float); trilinear
+    returns float32 and equals grid_sample(..., align_corners=True, padding_mode="zeros").
+    out_shape: (D, H, W) of the output, default the input's.
+    """
+    vol, batched = _batched(volume, "volume", 4)
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    out_shape = _out_shape(out_shape, vol.shape[1:])
+    mat = _matrices(matrix, vol, (3, 4), "matrix")
+    backend = B.resolve_backend("warp_volume", B.array_kind(vol, "volume"), backend, _SUPPORTED)
+    if vol.dtype == torch.bool and mode == "nearest":
+        out = warp_volume(vol.view(torch.uint8), mat, mode, out_shape, backend).view(torch.bool)
+        return out if batched else out[0]
+    if backend == "reference":
+        out = _reference_volume(vol, mat, mode, out_shape)
+    else:
+        out_dtype = vol.dtype if mode == "nearest" else torch.float32
+        out = torch.empty((vol.shape[0], *out_shape), dtype=out_dtype, device=vol.device)
+        if out.numel():
+            if backend == "cpp":
+                ext = B.cpu_ext()
+                m64 = mat.to(torch.float64).contiguous()
+                ext.warp_volume(vol.data_ptr(), ext.dtypes[B.dtype_name(vol)], tuple(vol.shape), tuple(vol.stride()),
+                                m64.data_ptr(), out_shape, mode == "trilinear", out.data_ptr(), B.threads_arg())
+            else:
+                from ..kernels.warp import warp_volume as triton_warp_volume
+
+                triton_warp_volume(vol, mat, mode == "trilinear", out)
+    return out if batched else out[0]
+
+
+def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
+    """Bilinear resample of `image` (B, C, H, W) or (C, H, W) through `matrix2d` (B, 2, 3), times a
+    per-channel `colour_scale` (B, C) or (C,); same dtype out (uint8: rounded, clamped to 0..255)."""
+    img, batched = _batched(image, "image", 4)
+    mat = _matrices(matrix2d, img, (2, 3), "matrix2d")
+    scale = None
+    if colour_scale is not None:
+        scale = torch.as_tensor(colour_scale, dtype=torch.float32, device=img.device)
+        if scale.dim() == 1:
+            scale = scale.expand(img.shape[0], -1)
+        if scale.shape != img.shape[:2]:
+            raise ValueError(f"colour_scale must have shape {tuple(img.shape[:2])} (B, C) or ({img.shape[1]},), "
+                             f"got {tuple(torch.as_tensor(colour_scale).shape)}")
+        if not torch.isfinite(scale).all():
+            raise ValueError("colour_scale must be finite")
+        scale = scale.contiguous()
+    backend = B.resolve_backend("warp_image", B.array_kind(img, "image"), backend, _SUPPORTED)
+    if backend == "reference":
+        out = _reference_image(img, mat, scale)
+    else:
+        out = torch.empty(img.shape, dtype=img.dtype, device=img.device)
+        if out.numel():
+            if backend == "cpp":
+                ext = B.cpu_ext()
+                m64 = mat.to(torch.float64).contiguous()
+                ext.warp_image(img.data_ptr(), ext.dtypes[B.dtype_name(img)], tuple(img.shape), tuple(img.stride()),
+                               m64.data_ptr(), scale.data_ptr() if scale is not None else 0, out.data_ptr(),
+                               B.threads_arg())
+            else:
+                from ..kernels.warp import warp_image as triton_warp_image
+
+                triton_warp_image(img, mat, scale, out)
+    return out if batched else out[0]
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+_DTYPES = (torch.uint8, torch.bool, torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def _batched(x, name, ndim):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
+    B.array_kind(x, name)  # CPU or CUDA
+    if x.dim() == ndim - 1:
+        x, batched = x.unsqueeze(0), False
+    elif x.dim() == ndim:
+        batched = True
+    else:
+        raise ValueError(f"{name} must be {ndim}-D (batched) or {ndim - 1}-D, got shape {tuple(x.shape)}")
+    if x.dtype not in _DTYPES:
+        raise TypeError(f"{name} must be uint8, bool or float, got {x.dtype}")
+    if min(x.shape[1:], default=1) < 1:
+        raise ValueError(f"{name} has an empty dimension: shape {tuple(x.shape)}")
+    return x, batched
+
+
+def _out_shape(out_shape, default):
+    if out_shape is None:
+        return tuple(int(s) for s in default)
+    try:
+        shape = tuple(int(s) for s in out_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"out_shape must be 3 positive ints (D, H, W), got {out_shape!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"out_shape must be 3 positive ints (D, H, W), got {out_shape!r}")
+    return shape
+
+
+def _matrices(matrix, x, rows_cols, name):
+    if not isinstance(matrix, torch.Tensor):
+        matrix = torch.as_tensor(matrix, dtype=torch.float64)
+    if matrix.dtype.is_complex or not matrix.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor, got {matrix.dtype}")
+    if matrix.dim() == 2:
+        matrix = matrix.unsqueeze(0).expand(x.shape[0], -1, -1)
+    if tuple(matrix.shape) != (x.shape[0], *rows_cols):
+        raise ValueError(f"{name} must have shape ({x.shape[0]}, {rows_cols[0]}, {rows_cols[1]}) for a batch of "
+                         f"{x.shape[0]}, got {tuple(matrix.shape)}")
+    if matrix.device != x.device:
+        raise ValueError(f"{name} is on {matrix.device}, the data on {x.device}: they must be on one device")
+    if not torch.isfinite(matrix).all():
+        raise ValueError(f"{name} must be finite")
+    return matrix
+
+
+# ---- references: affine_grid + grid_sample ------------------------------------------------------
+
+def _index_to_normalized(sizes, dtype, device):
+    """(n+1)x(n+1) homogeneous map from index coordinates to align_corners=True normalized ones."""
+    n = len(sizes)
+    a = torch.eye(n + 1, dtype=dtype, device=device)
+    for i, s in enumerate(sizes):
+        a[i, i] = 2.0 / (s - 1) if s > 1 else 1.0
+        a[i, n] = -1.0 if s > 1 else 0.0
+    return a
+
+
+def _normalized_theta(mat, in_sizes, out_sizes):
+    """theta for affine_grid from an index-space matrix (sizes in (x, y[, z]) order)."""
+    n = len(in_sizes)
+    m = torch.cat([mat.double(), torch.zeros(mat.shape[0], 1, n + 1, dtype=torch.float64, device=mat.device)], 1)
+    m[:, n, n] = 1.0
+    to_in = _index_to_normalized(in_sizes, torch.float64, mat.device)
+    from_out = torch.linalg.inv(_index_to_normalized(out_sizes, torch.float64, mat.device))
+    return (to_in @ m @ from_out)[:, :n, :]
+
+
+def _reference_volume(vol, mat, mode, out_shape):
+    b, d, h, w = vol.shape
+    theta = _normalized_theta(mat, (w, h, d), out_shape[::-1])
+    grid = F.affine_grid(theta.float(), (b, 1, *out_shape), align_corners=True)
+    out = F.grid_sample(vol.unsqueeze(1).float(), grid, mode="nearest" if mode == "nearest" else "bilinear",
+                        padding_mode="zeros", align_corners=True)[:, 0]
+    return out.to(vol.dtype) if mode == "nearest" else out
+
+
+def _reference_image(img, mat, scale):
+    b, c, h, w = img.shape
+    theta = _normalized_theta(mat, (w, h), (w, h))
+    grid = F.affine_grid(theta.float(), (b, c, h, w), align_corners=True)
+    out = F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    if scale is not None:
+        out = out * scale[:, :, None, None]
+    if img.dtype == torch.uint8:
+        return out.round().clamp(0, 255).to(torch.uint8)
+    return out.to(img.dtype)
