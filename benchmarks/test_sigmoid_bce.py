@@ -97,6 +97,7 @@ def test_sigmoid_bce_fwd_bwd(benchmark, impl, shape_name, device):
     benchmark.group = f"sigmoid_bce {shape_name} {device}"
     extra = peak_extra_bytes(step, device)
     benchmark.extra_info.update(impl=impl, shape=list(shape), device=device, target_dtype=str(target_dtype)[6:],
+                                note="forward + backward; GB/s counts logits in, target in, gradient out",
                                 bytes_moved=moved, peak_extra_MB=None if extra is None else round(extra / 2**20, 1),
                                 threads=torch.get_num_threads() if impl != "vrnfast" else vrnfast.get_num_threads())
     benchmark.pedantic(step, rounds=3 if SMALL else 10, warmup_rounds=1)

@@ -57,9 +57,8 @@ def main(path):
             extra_cols = ["V", "F"]
         else:
             e = rows[0]["extra_info"]
-            print(f"\n### {group}: {'x'.join(map(str, e.get('shape', [])))}, forward + backward; "
-                  f"GB/s counts logits in, target in, gradient out\n")
-            extra_cols = ["target", "GB/s", "peak extra MB"]
+            print(f"\n### {group}: {'x'.join(map(str, e.get('shape', [])))}; {e.get('note', '')}\n")
+            extra_cols = ["input", "GB/s", "peak extra MB"]
         print(f"| implementation | threads | median ms | min ms | vs {base_name} (median) | {' | '.join(extra_cols)} |")
         print("|---|---|---:|---:|---|" + "---:|" * len(extra_cols))
         for b in rows:
