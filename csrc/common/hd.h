@@ -112,6 +112,11 @@ VRN_HD uint16_t float_to_half(float f) {
   return static_cast<uint16_t>(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
 }
 
+// Value of an element as a float (exact for 8- and 16-bit types, rounded for wider ones).
+template <class T> VRN_HD float to_float(T v) { return static_cast<float>(v); }
+template <> VRN_HD float to_float<half_bits>(half_bits v) { return half_to_float(v.bits); }
+template <> VRN_HD float to_float<bf16_bits>(bf16_bits v) { return bf16_to_float(v.bits); }
+
 VRN_HD int popcount32(uint32_t x) {
 #if defined(__CUDA_ARCH__)
   return __popc(x);

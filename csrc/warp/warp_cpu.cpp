@@ -114,7 +114,7 @@ void volume_row(const VolumeWarpArgs& a, const T* src, int64_t row) {
       const float tx = static_cast<float>(ux & 0xffffffff) * kFrac, ty = static_cast<float>(uy & 0xffffffff) * kFrac,
                   tz = static_cast<float>(uz & 0xffffffff) * kFrac;
       const T* p = vol + (uz >> 32) * sd + (uy >> 32) * sh + (ux >> 32) * sw;
-      auto at = [&](int64_t off) { return static_cast<float>(to_double(p[off])); };
+      auto at = [&](int64_t off) { return to_float(p[off]); };
       const float c00 = at(0) + tx * (at(sw) - at(0)), c01 = at(sh) + tx * (at(sh + sw) - at(sh));
       const float c10 = at(sd) + tx * (at(sd + sw) - at(sd)), c11 = at(sd + sh) + tx * (at(sd + sh + sw) - at(sd + sh));
       const float c0 = c00 + ty * (c01 - c00), c1 = c10 + ty * (c11 - c10);
