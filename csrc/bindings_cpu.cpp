@@ -34,11 +34,23 @@ void mc_emit(const McPlan& plan, std::array<double, 3> spacing, uintptr_t verts,
 
 double bce_forward(uintptr_t logits, int logits_dtype, uintptr_t target, int target_dtype, int64_t n,
                    uintptr_t pos_weight, int64_t pw_count, int64_t pw_inner, double grad_scale, uintptr_t grad,
-                   uintptr_t loss, int num_threads) {
+                   int grad_dtype, uintptr_t loss, int num_threads) {
+  using vrn::DType;
+  const auto is = [](int code, std::initializer_list<DType> ok) {
+    for (DType d : ok)
+      if (code == static_cast<int>(d)) return true;
+    return false;
+  };
+  if (!is(logits_dtype, {DType::f32, DType::f16, DType::bf16}) || !is(grad_dtype, {DType::f32, DType::f16, DType::bf16}))
+    throw std::invalid_argument("bce_forward: logits and grad must be float32, float16 or bfloat16");
+  if (!is(target_dtype, {DType::u8, DType::f32, DType::f16, DType::bf16, DType::f64}))
+    throw std::invalid_argument("bce_forward: target must be uint8, float16, bfloat16, float32 or float64");
+  if (n < 0 || (pos_weight && (pw_count < 1 || pw_inner < 1)))
+    throw std::invalid_argument("bce_forward: bad size or pos_weight layout");
   const vrn::cpu::BceArgs args{reinterpret_cast<const void*>(logits), logits_dtype,
                                reinterpret_cast<const void*>(target), target_dtype,
                                reinterpret_cast<const float*>(pos_weight), pw_count, pw_inner, n,
-                               static_cast<float>(grad_scale), reinterpret_cast<void*>(grad),
+                               static_cast<float>(grad_scale), reinterpret_cast<void*>(grad), grad_dtype,
                                reinterpret_cast<float*>(loss), nullptr};
   py::gil_scoped_release release;
   return vrn::cpu::bce_forward(args, num_threads);
@@ -82,7 +94,7 @@ PYBIND11_MODULE(_C, m) {
   m.attr("bce_isa") = vrn::cpu::bce_kernels().isa;
   m.def("bce_forward", &bce_forward, py::arg("logits"), py::arg("logits_dtype"), py::arg("target"),
         py::arg("target_dtype"), py::arg("n"), py::arg("pos_weight"), py::arg("pw_count"), py::arg("pw_inner"),
-        py::arg("grad_scale"), py::arg("grad"), py::arg("loss"), py::arg("num_threads") = 0,
+        py::arg("grad_scale"), py::arg("grad"), py::arg("grad_dtype"), py::arg("loss"), py::arg("num_threads") = 0,
         "Sigmoid BCE over n contiguous elements: writes the gradient (and per-element losses when loss != 0), "
         "returns the sum of the losses.");
 

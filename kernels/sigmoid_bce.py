@@ -34,8 +34,10 @@ def _bce_fwd_kernel(x_ptr, y_ptr, pw_ptr, grad_ptr, loss_ptr, partial_ptr, n, pw
     lw = 1.0 + (pw - 1.0) * y
     not_y = 1.0 - y
     loss = not_y * x + lw * softplus_neg
-    sig_neg = tl.where(x >= 0.0, e, 1.0) / u
-    grad = (not_y - lw * sig_neg) * scale
+    r = 1.0 / u
+    sig_pos = tl.where(x >= 0.0, 1.0, e) * r
+    sig_neg = tl.where(x >= 0.0, e, 1.0) * r
+    grad = (not_y * sig_pos - pw * y * sig_neg) * scale
     tl.store(grad_ptr + offs, grad.to(grad_ptr.dtype.element_ty), mask=mask)
     if STORE_LOSS:
         tl.store(loss_ptr + offs, loss, mask=mask)
@@ -57,14 +59,23 @@ def bce_forward(x, y, weights, count, inner, scale, grad, per_element):
     n = x.numel()
     grid = (triton.cdiv(n, BLOCK),)
     partials = torch.empty(grid[0], dtype=torch.float32, device=x.device)
-    _bce_fwd_kernel[grid](x, y, weights if weights is not None else partials, grad,
-                          per_element if per_element is not None else partials, partials, n, count, inner,
-                          float(scale), HAS_PW=weights is not None, STORE_LOSS=per_element is not None,
-                          BLOCK=BLOCK, num_warps=8)
+    with _on_device(x):
+        _bce_fwd_kernel[grid](x, y, weights if weights is not None else partials, grad,
+                              per_element if per_element is not None else partials, partials, n, count, inner,
+                              float(scale), HAS_PW=weights is not None, STORE_LOSS=per_element is not None,
+                              BLOCK=BLOCK, num_warps=8)
     return partials.sum(dtype=torch.float64)
 
 
 def scale_unless_one_(grad, grad_output):
     n = grad.numel()
     if n:
-        _scale_unless_one_kernel[(triton.cdiv(n, BLOCK),)](grad, grad_output, n, BLOCK=BLOCK, num_warps=8)
+        with _on_device(grad):
+            _scale_unless_one_kernel[(triton.cdiv(n, BLOCK),)](grad, grad_output, n, BLOCK=BLOCK, num_warps=8)
+
+
+def _on_device(t):
+    """Launch on t's GPU (not merely the current one); nothing to switch for CPU tensors."""
+    import contextlib
+
+    return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()

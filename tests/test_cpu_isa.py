@@ -1,4 +1,6 @@
-"""The generic, AVX2 and (opt-in) AVX-512 builds of the C++ kernels give bitwise-identical results.
+"""The generic, AVX2 and AVX-512 builds of the C++ kernels give bitwise-identical per-element
+results (losses, gradients, mesh); reduced sums may differ in the last bits of their float64
+accumulation, as the lanes add up in a different order.
 
 Each build is forced with VRNFAST_CPU_ISA in a subprocess; the outputs are compared here.
 """

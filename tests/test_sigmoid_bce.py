@@ -17,9 +17,9 @@ def device_for(backend):
     return "cpu" if backend == "cpp" else DEVICE
 
 
-def reference(x, y, pos_weight=None, reduction="mean", grad_output=None):
-    xr = x.detach().float().requires_grad_()
-    loss = F.binary_cross_entropy_with_logits(xr, y.float(), pos_weight=pos_weight, reduction=reduction)
+def reference(x, y, pos_weight=None, reduction="mean", grad_output=None, dtype=torch.float32):
+    xr = x.detach().to(dtype).requires_grad_()
+    loss = F.binary_cross_entropy_with_logits(xr, y.to(dtype), pos_weight=pos_weight, reduction=reduction)
     loss.backward(grad_output if grad_output is not None else torch.ones_like(loss))
     return loss.detach(), xr.grad
 
@@ -101,6 +101,8 @@ def test_pos_weight_layout():
         torch.testing.assert_close(w[(idx // i) % c].reshape(shape), pw.expand(shape))
     w, c, i = pos_weight_layout(torch.ones(4, 1, 5), shape)  # not expressible: expanded
     assert (c, i) == (120, 1)
+    w, c, i = pos_weight_layout(torch.tensor(2.0), shape)  # a scalar: one run over everything
+    assert (c, i) == (1, 120) and w.tolist() == [2.0]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -162,12 +164,66 @@ def test_cpp_sum_does_not_depend_on_threads():
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
-def test_cpp_half_gradient_is_the_rounded_float32_gradient(dtype):
+def test_half_gradient_is_the_rounded_float32_gradient(dtype):
     x, y = make((2, 50, 70), dtype, "uint8", seed=7, spread=12.0)
-    for reduction in ("mean", "sum"):  # mean: tiny gradients, half subnormals included
+    for reduction in ("mean", "sum"):
         _, g16 = ours(x, y, "cpp", reduction=reduction)
         _, g32 = ours(x.float(), y, "cpp", reduction=reduction)
+        assert torch.equal(g16, g32.to(dtype))  # one rounding, bit for bit
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_kernel_stores_16_bit_gradients_with_one_rounding(dtype):
+    """The C++ kernel's own float -> float16 / bfloat16 stores (subnormals and overflow included)."""
+    from vrnfast import _backend as B
+
+    ext = B.cpu_ext()
+    x, y = make((3, 40, 301), torch.float32, "uint8", seed=12, spread=20.0)
+    for scale in (1.0, 1e-7, 3e4):
+        g32 = torch.empty_like(x)
+        g16 = torch.empty(x.shape, dtype=dtype)
+        for g in (g32, g16):
+            ext.bce_forward(x.data_ptr(), ext.dtypes["float32"], y.data_ptr(), ext.dtypes["uint8"], x.numel(), 0, 1, 1,
+                            scale, g.data_ptr(), ext.dtypes[str(g.dtype)[6:]], 0)
         assert torch.equal(g16, g32.to(dtype))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_half_gradients_under_loss_scaling(backend, dtype):
+    """AMP: GradScaler multiplies the loss by 65536; a float16 gradient must neither overflow nor
+    underflow, and be the float32 gradient rounded once (or twice, within an ulp)."""
+    x, y = make((4, 9, 33), dtype, "uint8", device_for(backend), seed=10)
+    go = torch.tensor(65536.0, device=x.device)
+    for reduction in ("mean", "sum"):
+        _, grad = ours(x, y, backend, reduction=reduction, grad_output=go)
+        # exact (float64) reference: PyTorch's float32 sigmoid(x) - 1 cancels for y = 1
+        _, ref = reference(x, y, reduction=reduction, grad_output=go.double(), dtype=torch.float64)
+        torch.testing.assert_close(grad.float(), ref.to(dtype).float(), rtol=ULP[dtype], atol=0)
+
+
+def test_half_mean_gradient_does_not_underflow():
+    n = 2 * 50 * 192 * 192  # g / N is below float16's smallest subnormal for most elements here
+    x, y = make((n,), torch.float16, "uint8", seed=11)
+    _, grad = ours(x, y, "cpp", grad_output=torch.tensor(1024.0))
+    _, ref = reference(x, y, grad_output=torch.tensor(1024.0, dtype=torch.float64), dtype=torch.float64)
+    ref = ref.half()
+    assert (grad != 0).float().mean() > 0.98 and torch.equal(grad != 0, ref != 0)
+    torch.testing.assert_close(grad.float(), ref.float(), rtol=ULP[torch.float16], atol=2.0**-24)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_confident_predictions_keep_full_relative_accuracy(backend):
+    """sigmoid(x) for confident negatives (and 1 - sigmoid for positives) must not cancel to 0."""
+    dev = device_for(backend)
+    x = torch.linspace(-80, 80, 4001, device=dev)
+    for label in (0.0, 1.0):
+        y = torch.full_like(x, label)
+        _, grad = ours(x, y, backend, reduction="sum")
+        xd = x.double().cpu()
+        exact = torch.sigmoid(xd) if label == 0.0 else -torch.sigmoid(-xd)
+        rel = ((grad.double().cpu() - exact).abs() / exact.abs().clamp_min(1e-300))
+        assert rel.max() < 1e-5, (label, x[rel.argmax()].item(), rel.max().item())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -183,6 +239,33 @@ def test_inplace_reuses_the_logits_storage(backend):
     torch.testing.assert_close(xi.grad, ref_grad)
     with pytest.raises(ValueError, match="contiguous"):
         vrnfast.sigmoid_bce(x.transpose(0, 2), y.transpose(0, 2), backend=backend, inplace=True)
+    # a parameter (leaf that requires grad), or a view of one, is never overwritten
+    with pytest.raises(ValueError, match="float32 logits"):
+        vrnfast.sigmoid_bce(x.half() * 1.0, y, backend=backend, inplace=True)
+    for leaf in (x.clone().requires_grad_(), x.clone().requires_grad_()[:2]):
+        with pytest.raises(ValueError, match="leaf tensor"):
+            vrnfast.sigmoid_bce(leaf, y[: len(leaf)], backend=backend, inplace=True)
+    # another use of the overwritten logits fails loudly instead of reading gradients
+    xi = x.clone().requires_grad_()
+    h = xi * 1.0
+    other = (h * h).sum()
+    vrnfast.sigmoid_bce(h, y, backend=backend, inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        other.backward()
+
+
+def test_unsupported_second_backward_and_double_backward_raise():
+    x, y = make((3, 4), target="float32")
+    xr = x.clone().requires_grad_()
+    loss = vrnfast.sigmoid_bce(xr, y)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second backward"):
+        loss.backward()
+    xr = x.clone().requires_grad_()
+    (g,) = torch.autograd.grad(vrnfast.sigmoid_bce(xr, y), xr)  # plain autograd.grad is fine
+    torch.testing.assert_close(g, reference(x, y)[1])
+    with pytest.raises(RuntimeError, match="no double backward"):
+        torch.autograd.grad(vrnfast.sigmoid_bce(xr, y), xr, create_graph=True)
 
 
 def test_empty_input():

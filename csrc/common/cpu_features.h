@@ -1,6 +1,7 @@
 // Run-time CPU feature checks for choosing between the generic, x86-64-v3 and x86-64-v4 kernel
 // builds. VRNFAST_CPU_ISA=generic|x86v3|x86v4 sets the widest build used (default: the widest the
-// CPU has). Every build gives bitwise-identical results; only speed differs.
+// CPU has). Every build gives bitwise-identical per-element results; sums may differ in their last
+// bits (lanes add up in another order); speed differs.
 #pragma once
 #include <cstdlib>
 #include <cstring>

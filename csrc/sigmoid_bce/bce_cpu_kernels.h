@@ -15,7 +15,8 @@ struct BceArgs {
   int64_t pw_count, pw_inner;
   int64_t n;
   float grad_scale;  // 1/n for a mean, else 1
-  void* grad;        // n elements in the logits' dtype (may be the logits' own storage)
+  void* grad;        // n elements (may be the logits' own storage)
+  int grad_dtype;    // f32 / f16 / bf16
   float* loss;       // n per-element losses (reduction "none"), or null
   double* partials;  // one sum per chunk of kBceChunk elements (reductions "mean"/"sum"), or null
 };

@@ -6,8 +6,8 @@
 //
 //   lw   = 1 + (pos_weight - 1) * y
 //   loss = (1 - y) * x + lw * softplus(-x),   softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
-//   grad = ((1 - y) - lw * sigmoid(-x)) * scale
-// with one exp per element: sigmoid(-x) = (x >= 0 ? e : 1) / (1 + e), e = exp(-|x|).
+//   grad = ((1 - y) * sigmoid(x) - pos_weight * y * sigmoid(-x)) * scale
+// with one exp per element: sigmoid(+-x) from e = exp(-|x|) and 1 / (1 + e).
 #pragma once
 #include <cstdint>
 
@@ -86,8 +86,12 @@ VRN_HD void bce_elem(typename O::V x, typename O::V y, typename O::V pw, typenam
   const V lw = one + (pw - one) * y;
   const V not_y = one - y;
   loss = not_y * x + lw * softplus_neg;
-  const V sig_neg = O::select(O::ge0(x), e, one) / (one + e);
-  grad = (not_y - lw * sig_neg) * scale;
+  // d loss / dx = (1 - y) sigmoid(x) - pw y sigmoid(-x): both sigmoids from one reciprocal, and
+  // no 1 - sigmoid(-x) that would cancel to 0 for confident negatives (x < -17)
+  const V r = one / (one + e);
+  const auto pos = O::ge0(x);
+  const V sig_pos = O::select(pos, one, e) * r, sig_neg = O::select(pos, e, one) * r;
+  grad = (not_y * sig_pos - pw * y * sig_neg) * scale;
 }
 
 }  // namespace bce

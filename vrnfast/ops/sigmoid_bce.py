@@ -62,6 +62,13 @@ def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto
             raise ValueError("inplace=True is for eager mode; under torch.compile use inplace=False")
         if not logits.is_contiguous():
             raise ValueError("inplace=True needs contiguous logits (the gradient takes their storage)")
+        if logits.dtype != torch.float32:
+            raise ValueError(f"inplace=True needs float32 logits, got {logits.dtype}: a 16-bit gradient stored "
+                             "before the loss scale is applied would lose its small values")
+        base = logits._base if logits._base is not None else logits
+        if base.is_leaf and base.requires_grad:
+            raise ValueError("inplace=True would overwrite a leaf tensor that requires grad (a parameter?) "
+                             "with its own gradient; pass inplace=False")
         return _InplaceBCE.apply(logits, _target(target), pw, reduction, backend)
     return _sigmoid_bce_op(logits, _target(target), pw, reduction, backend)
 
@@ -104,8 +111,8 @@ def pos_weight_layout(pw, shape):
     """(weights, count, inner) with element i of the flattened logits using
     weights[(i // inner) % count]; a pattern this cannot express is expanded to the full shape."""
     n = math.prod(shape)
-    if pw.numel() == 1:
-        return pw.reshape(1).contiguous(), 1, 1
+    if pw.numel() == 1:  # one run of equal weight over everything
+        return pw.reshape(1).contiguous(), 1, max(n, 1)
     dims = [1] * (len(shape) - pw.dim()) + list(pw.shape)
     nontrivial = [d for d, s in enumerate(dims) if s != 1]
     first, last = nontrivial[0], nontrivial[-1] + 1
@@ -124,7 +131,9 @@ def _fused(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor 
            backend: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, d loss / d logits for grad_output = 1)."""
     x = logits.contiguous()
-    grad = torch.empty_like(x)
+    # 16-bit logits get a float32 stored gradient: rounded once, after grad_output (a loss scale)
+    # is applied; stored in 16 bits it would lose its small values to subnormals first
+    grad = torch.empty(x.shape, dtype=torch.float32, device=x.device)
     loss = _forward_into(x, target.contiguous(), pos_weight, reduction, backend, grad)
     return loss, grad
 
@@ -132,21 +141,19 @@ def _fused(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor 
 @_fused.register_fake
 def _(logits, target, pos_weight, reduction, backend):
     loss = logits.new_empty(logits.shape if reduction == 2 else (), dtype=torch.float32)
-    return loss, torch.empty_like(logits, memory_format=torch.contiguous_format)
+    return loss, logits.new_empty(logits.shape, dtype=torch.float32)
 
 
 @torch.library.custom_op("vrnfast::scale_grad_", mutates_args=("grad",))
 def _scale_grad_(grad: torch.Tensor, grad_output: torch.Tensor, backend: str) -> None:
-    """grad *= grad_output (a scalar, or grad's shape); nothing at all when grad_output is 1."""
+    """grad *= grad_output (a scalar, or grad's shape), computed in float32 and rounded once;
+    nothing at all when grad_output is 1."""
     if grad_output.dim() == 0 and grad.is_cuda and backend == "triton":
         from ..kernels.sigmoid_bce import scale_unless_one_
 
         scale_unless_one_(grad, grad_output)  # reads grad_output on the device: no sync
-    elif grad_output.dim() == 0:
-        if grad_output.item() != 1.0:
-            grad.mul_(grad_output.to(grad.dtype))
-    else:
-        grad.mul_(grad_output.to(grad.dtype))
+    elif grad_output.dim() != 0 or grad_output.item() != 1.0:
+        grad.mul_(grad_output)  # no cast: a loss scale of 65536 must not become float16 inf
 
 
 @_scale_grad_.register_fake
@@ -156,6 +163,7 @@ def _(grad, grad_output, backend):
 
 def _setup_context(ctx, inputs, output):
     ctx.backend = inputs[4]
+    ctx.logits_dtype = inputs[0].dtype
     # the stored gradient is not differentiable; and autograd must not zero-fill a gradient for
     # it before calling _backward (a full extra pass over memory)
     ctx.mark_non_differentiable(output[1])
@@ -163,10 +171,26 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(output[1])
 
 
+def _saved_gradient(ctx):
+    if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+        raise RuntimeError("vrnfast.sigmoid_bce has no double backward (create_graph=True): its stored "
+                           "gradient is constant. Use backend='reference' for higher-order gradients.")
+    try:
+        (grad,) = ctx.saved_tensors
+    except RuntimeError as e:
+        raise RuntimeError("vrnfast.sigmoid_bce: a second backward through the same loss (retain_graph=True) "
+                           "is not supported, the first one consumed the stored gradient; recompute the loss") from e
+    return grad
+
+
 def _backward(ctx, grad_loss, _grad_grad):
     if grad_loss is None:
         return None, None, None, None, None
-    (grad,) = ctx.saved_tensors
+    grad = _saved_gradient(ctx)
+    if ctx.logits_dtype != torch.float32:  # float32 stored gradient: scale and round once
+        return (grad * grad_loss).to(ctx.logits_dtype), None, None, None, None
+    if torch.compiler.is_compiling():
+        return grad * grad_loss, None, None, None, None  # out of place: inductor fuses it, no self-copy
     torch.ops.vrnfast.scale_grad_(grad, grad_loss, ctx.backend)
     return grad, None, None, None, None
 
@@ -184,20 +208,24 @@ class _InplaceBCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target, pw, reduction, backend):
         grad = logits.detach()  # same storage
-        loss = _forward_into(grad, target.contiguous(), pw, _REDUCTION_CODE[reduction], backend, grad)
+        code = _REDUCTION_CODE[reduction]
+        loss = _forward_into(grad, target.contiguous(), pw, code, backend, grad)
+        # the kernel wrote through a raw pointer: let autograd see that the logits changed, so that
+        # any other use of their old values fails loudly instead of reading gradients
+        torch.autograd.graph.increment_version(logits)
         ctx.backend = backend
         ctx.save_for_backward(grad)
         return loss
 
     @staticmethod
     def backward(ctx, grad_loss):
-        (grad,) = ctx.saved_tensors
+        grad = _saved_gradient(ctx)
         _scale_grad_(grad, grad_loss, ctx.backend)
         return grad, None, None, None, None
 
 
 def _forward_into(x, y, pw, reduction, backend, grad):
-    """Fills grad (x's dtype, contiguous, may be x itself); returns the float32 loss."""
+    """Fills grad (float32, or x itself in place); returns the float32 loss."""
     n = x.numel()
     per_element = torch.empty(x.shape, dtype=torch.float32, device=x.device) if reduction == 2 else None
     weights, count, inner = pos_weight_layout(pw, x.shape) if pw is not None else (None, 1, 1)
@@ -209,7 +237,8 @@ def _forward_into(x, y, pw, reduction, backend, grad):
         total = torch.tensor(ext.bce_forward(
             x.data_ptr(), ext.dtypes[B.dtype_name(x)], y.data_ptr(), ext.dtypes[B.dtype_name(y)], n,
             weights.data_ptr() if weights is not None else 0, count, inner, scale, grad.data_ptr(),
-            per_element.data_ptr() if per_element is not None else 0, B.threads_arg()), dtype=torch.float64)
+            ext.dtypes[B.dtype_name(grad)], per_element.data_ptr() if per_element is not None else 0,
+            B.threads_arg()), dtype=torch.float64)
     else:
         from ..kernels.sigmoid_bce import bce_forward
 
