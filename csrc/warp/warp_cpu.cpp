@@ -120,6 +120,10 @@ void volume_row(const VolumeWarpArgs& a, const T* src, int64_t row) {
       const float c0 = c00 + ty * (c01 - c00), c1 = c10 + ty * (c11 - c10);
       out[w] = c0 + tz * (c1 - c0);
     }
+  } else if (fz.du == 0) {
+    // depth constant along the row (in-plane rotations, as the paper's augmentation): hoisted
+    const T* slice = vol + (uz >> 32) * sd;
+    for (int64_t w = first; w < last; ++w, ux += fx.du, uy += fy.du) out[w] = slice[(uy >> 32) * sh + (ux >> 32) * sw];
   } else {
     for (int64_t w = first; w < last; ++w, ux += fx.du, uy += fy.du, uz += fz.du)
       out[w] = vol[(uz >> 32) * sd + (uy >> 32) * sh + (ux >> 32) * sw];
