@@ -7,7 +7,7 @@ from ._backend import get_num_threads, set_num_threads
 from .ops.marching_cubes import marching_cubes
 
 __version__ = "0.1.0"
-__all__ = ["marching_cubes", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "nn", "io",
+__all__ = ["marching_cubes", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "Augment", "nn", "io",
            "set_num_threads", "get_num_threads", "__version__"]
 
 
