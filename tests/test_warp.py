@@ -269,6 +269,35 @@ def test_dataset_transform():
         Augment(scale=(1.2, 0.9))
 
 
+class _Faces(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        return ((torch.rand(3, 10, 12, generator=g) * 255).to(torch.uint8),
+                (torch.rand(8, 10, 12, generator=g) > 0.5).to(torch.uint8), torch.rand(68, 3, generator=g) * 7)
+
+
+class _Augmented(torch.utils.data.Dataset):
+    def __init__(self):
+        self.base, self.aug = _Faces(), Augment(seed=1)
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        out = self.aug(self.base[i])
+        return (*out, torch.tensor(vrnfast.get_num_threads()))
+
+
+def test_transform_in_dataloader_workers_uses_one_thread_each():
+    loader = torch.utils.data.DataLoader(_Augmented(), batch_size=2, num_workers=2)
+    batches = list(loader)
+    assert [b[0].shape for b in batches] == [(2, 3, 10, 12)] * 2 and batches[0][1].dtype == torch.uint8
+    assert all((b[3] == 1).all() for b in batches)
+
+
 @pytest.mark.parametrize("call, exc, match", [
     (lambda v, m: vrnfast.warp_volume(v.numpy(), m), TypeError, "volume must be a torch tensor"),
     (lambda v, m: vrnfast.warp_volume(v[0, 0], m), ValueError, "volume must be 4-D"),

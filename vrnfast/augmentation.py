@@ -151,6 +151,17 @@ def augment(image, volume, params, landmarks=None, backend="auto"):
     return out_image, out_volume, out_landmarks
 
 
+def _one_thread_per_worker():
+    """Inside a DataLoader worker the workers are the parallelism: unless the user chose a thread
+    count, each worker's C++ kernels use one thread instead of every core."""
+    from torch.utils.data import get_worker_info
+
+    from . import _backend
+
+    if _backend.threads_arg() == 0 and get_worker_info() is not None:
+        _backend.set_num_threads(1)
+
+
 class Augment:
     """A torch.utils.data transform: (image (C, H, W), volume (D, H, W), landmarks (68, 3)) ->
     the same, augmented. Each call samples new parameters from its own generator; seed it per
@@ -165,6 +176,7 @@ class Augment:
         AugmentParams.sample(1, torch.Generator(), **sample_kwargs)  # validate the ranges now
 
     def __call__(self, sample):
+        _one_thread_per_worker()
         image, volume, landmarks = sample
         params = AugmentParams.sample(1, self.generator, **self.sample_kwargs)
         img, vol, lms = augment(image[None], volume[None], params,
