@@ -109,3 +109,33 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             pass
     machine_info["versions"] = versions
     machine_info["bench_small"] = SMALL
+
+
+def _rss_hwm_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_extra_bytes(step, device):
+    """Memory a step adds at its peak, beyond what is allocated before it (CPU: the resident-set
+    high-water mark, approximate when freed memory is reused; CUDA: the allocator's peak)."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets the resident-set high-water mark
+    except OSError:
+        return None
+    base = _rss_hwm_bytes()
+    step()
+    return _rss_hwm_bytes() - base

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import vrnfast
 
-from conftest import SMALL
+from conftest import SMALL, peak_extra_bytes
 
 SHAPES = {"B2": (2, 20, 19, 19), "B8": (8, 20, 19, 19)} if SMALL else {"B2": (2, 200, 192, 192),
                                                                         "B8": (8, 200, 192, 192)}
@@ -52,33 +52,6 @@ class _NetworkOutput(torch.autograd.Function):
 
 IMPLS = {"torch eager": (eager, torch.float32), "torch.compile": (_compiled, torch.float32),
          "vrnfast": (fused, torch.uint8), "vrnfast inplace": (fused_inplace, torch.uint8)}
-
-
-def _rss_hwm_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def peak_extra_bytes(step, device):
-    """Memory a step adds at its peak, beyond what is allocated before it."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        step()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets the resident-set high-water mark
-    except OSError:
-        return None
-    base = _rss_hwm_bytes()
-    step()
-    return _rss_hwm_bytes() - base
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 import vrnfast
 
-from conftest import SMALL
+from conftest import SMALL, peak_extra_bytes
 
 VOLUME_SHAPE = (20, 19, 19) if SMALL else (200, 192, 192)  # (D, H, W)
 BATCHES = (1, 8)
@@ -75,33 +75,6 @@ def torch_grid_sample(f32, theta, mode):
     # 5-D "bilinear" is trilinear
     return F.grid_sample(f32.unsqueeze(1), grid, mode="nearest" if mode == "nearest" else "bilinear",
                          padding_mode="zeros", align_corners=True)[:, 0]
-
-
-def _rss_hwm_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def peak_extra_bytes(step, device):
-    """Memory a step adds at its peak, beyond what is allocated before it (as test_sigmoid_bce.py)."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        step()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets the resident-set high-water mark
-    except OSError:
-        return None
-    base = _rss_hwm_bytes()
-    step()
-    return _rss_hwm_bytes() - base
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=lambda s: s.replace(" ", "_"))
