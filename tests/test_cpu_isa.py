@@ -4,6 +4,7 @@ accumulation, as the lanes add up in a different order.
 
 Each build is forced with VRNFAST_CPU_ISA in a subprocess; the outputs are compared here.
 """
+import os
 import subprocess
 import sys
 
@@ -28,8 +29,10 @@ np.savez(sys.argv[1], loss=loss.detach().numpy(), grad=xr.grad.numpy(), verts=ve
 
 def run(tmp_path, isa):
     out = tmp_path / f"{isa}.npz"
-    env = {"VRNFAST_CPU_ISA": isa, "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-c", SCRIPT, str(out)], check=True, env=env)
+    env = {**os.environ, "VRNFAST_CPU_ISA": isa}
+    # from tmp_path: `python -c` puts the working directory first on sys.path, and from a source
+    # checkout that would import the uninstalled package
+    subprocess.run([sys.executable, "-c", SCRIPT, str(out)], check=True, env=env, cwd=tmp_path)
     return np.load(out)
 
 

@@ -371,9 +371,10 @@ def test_case_table_header_is_generated_from_its_script():
     subprocess.run([sys.executable, str(ROOT / "tools" / "gen_mc_tables.py"), "--check"], check=True)
 
 
-def test_import_is_light():
+def test_import_is_light(tmp_path):
     code = "import sys, vrnfast; print(any(m in sys.modules for m in ('torch', 'triton', 'cupy', 'vrnfast._cuda')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout  # the installed package, not a source checkout
     assert out.strip() == "False"
 
 
