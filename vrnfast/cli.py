@@ -63,6 +63,15 @@ def _cmd_info(args):
         print("triton: not installed")
     print(f"C++ extension vrnfast._C: built, {_backend.get_num_threads()} threads")
     print(f"CUDA extension vrnfast._cuda: {'built' if _backend.has_cuda_ext() else 'not built'}")
+    if args.model or args.preset:
+        from .models import MODELS, PRESETS, describe
+
+        for model in [args.model] if args.model else MODELS:
+            for preset in [args.preset] if args.preset else PRESETS:
+                d = describe(model, preset)
+                lm = f", landmarks {d['landmarks'][-1]} x {len(d['landmarks'])}" if d["landmarks"] else ""
+                print(f"{model:9s} {preset:5s} {d['parameters'] / 1e6:7.2f}M parameters; volume "
+                      f"{d['volume'][-1]} x {len(d['volume'])} stacks{lm}")
 
 
 def build_parser():
@@ -86,7 +95,9 @@ def build_parser():
     m.add_argument("--z-scale", type=float, default=1.0, help="depth scale with --image-coords")
     m.set_defaults(fn=_cmd_mesh)
 
-    i = sub.add_parser("info", help="versions and available backends")
+    i = sub.add_parser("info", help="versions, available backends, and model sizes")
+    i.add_argument("--model", choices=["vrn", "guided", "multitask"], help="print this model's sizes")
+    i.add_argument("--preset", choices=["tiny", "small", "paper"], help="at this preset (default: all)")
     i.set_defaults(fn=_cmd_info)
     return p
 

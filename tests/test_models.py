@@ -1,0 +1,88 @@
+"""VRN, VRN-Guided, VRN-Multitask: shapes, parameter counts (against an independent formula), and
+a forward/backward pass of the tiny preset."""
+import pytest
+import torch
+
+from vrnfast.cli import main
+from vrnfast.models import MODELS, NUM_LANDMARKS, PRESETS, Preset, build_model, describe, parameter_count
+
+
+def residual(cin, cout):
+    mid = cout // 2
+    bn = lambda c: 2 * c
+    conv = lambda ci, co, k: ci * co * k * k + co
+    return (bn(cin) + conv(cin, mid, 1) + bn(mid) + conv(mid, mid, 3) + bn(mid) + conv(mid, cout, 1)
+            + (conv(cin, cout, 1) if cin != cout else 0))
+
+
+def hourglass(depth, f):
+    return 3 * residual(f, f) + (hourglass(depth - 1, f) if depth > 1 else residual(f, f))
+
+
+def stacked(cin, cout, f, stacks, depth):
+    stem = cin * 64 * 49 + 64 + 2 * 64 + residual(64, 128) + residual(128, 128) + residual(128, f)
+    per_stack = hourglass(depth, f) + residual(f, f) + (f * f + f) + 2 * f + (f * cout + cout)
+    merge = (stacks - 1) * ((f * f + f) + (cout * f + f))
+    return stem + stacks * per_stack + merge
+
+
+def expected_parameters(model, p):
+    if model == "vrn":
+        return stacked(3, p.depth, p.features, p.stacks, p.hourglass_depth)
+    if model == "multitask":
+        return stacked(3, p.depth + NUM_LANDMARKS, p.features, p.stacks, p.hourglass_depth)
+    return (stacked(3, NUM_LANDMARKS, p.features, p.guide_stacks, p.hourglass_depth)
+            + stacked(3 + NUM_LANDMARKS, p.depth, p.features, p.stacks, p.hourglass_depth))
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("model", MODELS)
+def test_shapes_and_parameter_counts(model, preset):
+    d = describe(model, preset)
+    p = PRESETS[preset]
+    assert d["parameters"] == expected_parameters(model, p)
+    assert d["volume"] == [(1, p.depth, p.image_size, p.image_size)] * p.stacks
+    stacks = {"vrn": 0, "guided": p.guide_stacks, "multitask": p.stacks}[model]
+    assert d["landmarks"] == [(1, NUM_LANDMARKS, p.image_size // 2, p.image_size // 2)] * stacks
+
+
+def test_paper_sizes():
+    """The paper's network: 192x192 images, 200 depth slices, residual modules of 256 features."""
+    p = PRESETS["paper"]
+    assert (p.image_size, p.depth, p.features) == (192, 200, 256)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tiny_forward_backward(model):
+    torch.manual_seed(0)
+    net = build_model(model, "tiny")
+    x = torch.randn(2, 3, 64, 64)
+    out = net(x)
+    assert [v.shape for v in out["volume"]] == [(2, 64, 64, 64)] * 2
+    loss = sum(v.float().pow(2).mean() for v in out["volume"] + out["landmarks"])
+    loss.backward()
+    grads = [q.grad for q in net.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    if model == "guided":  # the landmark network is trained through the volume loss too
+        assert net.guide.heads[-1].weight.grad.abs().sum() > 0
+
+
+def test_custom_preset_and_bad_arguments():
+    net = build_model("vrn", Preset(image_size=32, depth=8, features=16, stacks=1, hourglass_depth=2, guide_stacks=1))
+    assert net(torch.randn(1, 3, 32, 32))["volume"][0].shape == (1, 8, 32, 32)
+    assert parameter_count(net) == expected_parameters("vrn", net.preset)
+    with pytest.raises(ValueError, match="input height and width must be multiples of 8"):
+        net(torch.randn(1, 3, 36, 32))
+    with pytest.raises(ValueError, match="model must be one of"):
+        build_model("unet")
+    with pytest.raises(ValueError, match="preset must be one of"):
+        build_model("vrn", "huge")
+    with pytest.raises(ValueError, match="must be a multiple of 16"):
+        build_model("vrn", Preset(image_size=40, depth=8, features=16, stacks=1, hourglass_depth=3, guide_stacks=1))
+
+
+def test_info_command(capsys):
+    main(["info", "--model", "vrn", "--preset", "paper"])
+    out = capsys.readouterr().out
+    assert f"{describe('vrn', 'paper')['parameters'] / 1e6:7.2f}M parameters" in out
+    assert "(1, 200, 192, 192) x 2 stacks" in out

@@ -1,0 +1,5 @@
+"""The networks of the paper: VRN, VRN-Guided and VRN-Multitask, with size presets."""
+from .vrn import MODELS, NUM_LANDMARKS, PRESETS, VRN, Preset, VRNGuided, VRNMultitask, build_model, describe, parameter_count
+
+__all__ = ["MODELS", "NUM_LANDMARKS", "PRESETS", "Preset", "VRN", "VRNGuided", "VRNMultitask", "build_model",
+           "describe", "parameter_count"]
