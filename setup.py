@@ -91,7 +91,8 @@ def extensions():
                  f"{CSRC}/marching_cubes/mc_cpu.cpp", f"{CSRC}/marching_cubes/mc_cpu_generic.cpp",
                  f"{CSRC}/marching_cubes/mc_cpu_x86v3.cpp", f"{CSRC}/sigmoid_bce/bce_cpu.cpp",
                  f"{CSRC}/sigmoid_bce/bce_cpu_generic.cpp", f"{CSRC}/sigmoid_bce/bce_cpu_x86v3.cpp",
-                 f"{CSRC}/sigmoid_bce/bce_cpu_x86v4.cpp", f"{CSRC}/warp/warp_cpu.cpp"],
+                 f"{CSRC}/sigmoid_bce/bce_cpu_x86v4.cpp", f"{CSRC}/warp/warp_cpu.cpp",
+                 f"{CSRC}/voxelize/voxelize.cpp"],
         include_dirs=[CSRC], cxx_std=17, extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"])]
     nvcc = want_cuda()
     if nvcc:

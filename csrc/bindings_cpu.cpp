@@ -11,6 +11,7 @@
 #include "common/parallel.h"
 #include "marching_cubes/mc_cpu.h"
 #include "sigmoid_bce/bce_cpu.h"
+#include "voxelize/voxelize.h"
 #include "warp/warp_cpu.h"
 
 namespace py = pybind11;
@@ -76,6 +77,13 @@ void warp_image(uintptr_t src, int dtype, std::array<int64_t, 4> shape, std::arr
   vrn::cpu::warp_image(args, num_threads);
 }
 
+int64_t voxelize(uintptr_t verts, int64_t num_verts, uintptr_t faces, int64_t num_faces, std::array<int64_t, 3> shape,
+                 uintptr_t out, int num_threads) {
+  py::gil_scoped_release release;
+  return vrn::cpu::voxelize(reinterpret_cast<const float*>(verts), num_verts, reinterpret_cast<const int64_t*>(faces),
+                            num_faces, shape[0], shape[1], shape[2], reinterpret_cast<uint8_t*>(out), num_threads);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -102,6 +110,10 @@ PYBIND11_MODULE(_C, m) {
         py::arg("matrices"), py::arg("out_shape"), py::arg("trilinear"), py::arg("dst"), py::arg("num_threads") = 0);
   m.def("warp_image", &warp_image, py::arg("src"), py::arg("dtype"), py::arg("shape"), py::arg("strides"),
         py::arg("matrices"), py::arg("colour_scale"), py::arg("dst"), py::arg("num_threads") = 0);
+
+  m.def("voxelize", &voxelize, py::arg("verts"), py::arg("num_verts"), py::arg("faces"), py::arg("num_faces"),
+        py::arg("shape"), py::arg("out"), py::arg("num_threads") = 0,
+        "Mesh -> uint8 occupancy by ray parity along z; returns the number of faces with bad indices.");
 
   py::class_<McPlan>(m, "MarchingCubesPlan")
       .def_property_readonly("num_verts", &McPlan::num_verts)

@@ -5,9 +5,10 @@ The public API is re-exported here; importing vrnfast loads only numpy and the o
 """
 from ._backend import get_num_threads, set_num_threads
 from .ops.marching_cubes import marching_cubes
+from .ops.voxelize import voxelize
 
 __version__ = "0.1.0"
-__all__ = ["marching_cubes", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "Augment", "nn", "io",
+__all__ = ["marching_cubes", "voxelize", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "Augment", "nn", "io",
            "set_num_threads", "get_num_threads", "__version__"]
 
 
