@@ -107,8 +107,9 @@ int64_t voxelize(const float* verts, int64_t num_verts, const int64_t* faces, in
     std::sort(z, z + n);
     uint8_t* col = out + c;
     for (int64_t d = 0; d < D; ++d) col[d * columns] = 0;
-    for (int64_t k = 0; k + 1 < n; k += 2) {
-      const double lo = std::floor(static_cast<double>(z[k])) + 1.0, hi = std::floor(static_cast<double>(z[k + 1]));
+    for (int64_t k = 0; k < n; k += 2) {  // an odd count (open surface): inside to the top
+      const double lo = std::floor(static_cast<double>(z[k])) + 1.0;
+      const double hi = k + 1 < n ? std::floor(static_cast<double>(z[k + 1])) : static_cast<double>(D - 1);
       for (int64_t d = static_cast<int64_t>(std::max(lo, 0.0)); d <= std::min(hi, static_cast<double>(D - 1)); ++d)
         col[d * columns] = 1;
     }

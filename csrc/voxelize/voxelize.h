@@ -3,6 +3,7 @@
 // z < d. Crossings come from rasterizing each triangle in xy with a top-left rule evaluated on
 // canonically ordered edges, so that a column through an edge or a vertex shared by triangles
 // counts exactly once (twice for a ray that grazes a silhouette, leaving the parity unchanged).
+// A column with an odd number of crossings (an open surface) is inside from its last crossing up.
 #pragma once
 #include <cstdint>
 
