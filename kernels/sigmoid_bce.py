@@ -10,6 +10,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ._device import on_device
+
 BLOCK = 4096
 
 
@@ -59,7 +61,7 @@ def bce_forward(x, y, weights, count, inner, scale, grad, per_element):
     n = x.numel()
     grid = (triton.cdiv(n, BLOCK),)
     partials = torch.empty(grid[0], dtype=torch.float32, device=x.device)
-    with _on_device(x):
+    with on_device(x):
         _bce_fwd_kernel[grid](x, y, weights if weights is not None else partials, grad,
                               per_element if per_element is not None else partials, partials, n, count, inner,
                               float(scale), HAS_PW=weights is not None, STORE_LOSS=per_element is not None,
@@ -70,12 +72,6 @@ def bce_forward(x, y, weights, count, inner, scale, grad, per_element):
 def scale_unless_one_(grad, grad_output):
     n = grad.numel()
     if n:
-        with _on_device(grad):
+        with on_device(grad):
             _scale_unless_one_kernel[(triton.cdiv(n, BLOCK),)](grad, grad_output, n, BLOCK=BLOCK, num_warps=8)
 
-
-def _on_device(t):
-    """Launch on t's GPU (not merely the current one); nothing to switch for CPU tensors."""
-    import contextlib
-
-    return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()

@@ -1,6 +1,8 @@
 """Triton kernels of vrnfast.warp_volume / warp_image: one program per output row segment, each
 output voxel's source coordinate computed on the fly from the matrix (no grid tensor), one masked
-gather (nearest) or eight (trilinear) per voxel. Coordinates are mapped in float64, as on the CPU.
+gather (nearest) or eight (trilinear) per voxel. Coordinates are mapped in float64, in the order
+of csrc/warp/warp_map.h and without fused multiply-adds, so nearest picks the voxels the CPU picks,
+exact .5 ties included.
 """
 from __future__ import annotations
 
@@ -8,14 +10,17 @@ import torch
 import triton
 import triton.language as tl
 
+from ._device import on_device
+
 BLOCK_W = 128
 
 
 @triton.jit
 def _map_row(m_ptr, w, h, d, K: tl.constexpr):
-    """Row K of the affine map at output (w, h, d): m[K,0] w + m[K,1] h + m[K,2] d + m[K,3]."""
-    return (tl.load(m_ptr + 4 * K) * w + tl.load(m_ptr + 4 * K + 1) * h + tl.load(m_ptr + 4 * K + 2) * d
-            + tl.load(m_ptr + 4 * K + 3))
+    """Row K of the affine map at output (w, h, d), in the order of csrc/warp/warp_map.h:
+    (m[K,1] h + m[K,2] d + m[K,3]) + m[K,0] w."""
+    row = tl.load(m_ptr + 4 * K + 1) * h + tl.load(m_ptr + 4 * K + 2) * d + tl.load(m_ptr + 4 * K + 3)
+    return row + tl.load(m_ptr + 4 * K) * w
 
 
 @triton.jit
@@ -112,9 +117,11 @@ def _warp_image_kernel(src, dst, mat, scale, C, H, W, s_b, s_c, s_h, s_w,
             acc += (wy * wx) * v
     if HAS_SCALE:
         acc = acc * tl.load(scale + b * C + c)
-    if TO_U8:
-        r = tl.floor(acc + 0.5)
-        r = tl.where((r - acc == 0.5) & (r - 2.0 * tl.floor(r * 0.5) != 0.0), r - 1.0, r)  # half to even
+    if TO_U8:  # round half to even, from the fraction (floor(acc + 0.5) misrounds 0.49999997)
+        r = tl.floor(acc)
+        f = acc - r
+        odd = r - 2.0 * tl.floor(r * 0.5) != 0.0
+        r = tl.where((f > 0.5) | ((f == 0.5) & odd), r + 1.0, r)
         acc = tl.minimum(tl.maximum(r, 0.0), 255.0)
     tl.store(dst + row * W + w, acc.to(dst.dtype.element_ty), mask=in_row)
 
@@ -124,8 +131,9 @@ def warp_volume(vol, mat, trilinear, out):
     _, od, oh, ow = out.shape
     m = mat.to(device=vol.device, dtype=torch.float64).contiguous()
     grid = (b * od * oh, triton.cdiv(ow, BLOCK_W))
-    _warp_volume_kernel[grid](vol, out, m, d, h, w, *vol.stride(), od, oh, ow, TRILINEAR=trilinear, BLOCK=BLOCK_W,
-                              num_warps=4)
+    with on_device(vol):
+        _warp_volume_kernel[grid](vol, out, m, d, h, w, *vol.stride(), od, oh, ow, TRILINEAR=trilinear,
+                                  BLOCK=BLOCK_W, num_warps=4, enable_fp_fusion=False)
 
 
 def warp_image(img, mat, scale, out):
@@ -133,5 +141,7 @@ def warp_image(img, mat, scale, out):
     m = torch.zeros(b, 2, 4, dtype=torch.float64, device=img.device)
     m[:, :, [0, 1, 3]] = mat.to(device=img.device, dtype=torch.float64)
     grid = (b * c * h, triton.cdiv(w, BLOCK_W))
-    _warp_image_kernel[grid](img, out, m, scale if scale is not None else m, c, h, w, *img.stride(),
-                             HAS_SCALE=scale is not None, TO_U8=img.dtype == torch.uint8, BLOCK=BLOCK_W, num_warps=4)
+    with on_device(img):
+        _warp_image_kernel[grid](img, out, m, scale if scale is not None else m, c, h, w, *img.stride(),
+                                 HAS_SCALE=scale is not None, TO_U8=img.dtype == torch.uint8, BLOCK=BLOCK_W,
+                                 num_warps=4, enable_fp_fusion=False)

@@ -115,6 +115,50 @@ def test_rounding_half_away_from_zero(backend):
     assert (out[..., 0] == 0).all() and torch.equal(out[..., 1], vol[..., 1])
 
 
+def nearest_float64(vol, m):
+    """Brute force in float64: every output voxel's source, rounded half away from zero."""
+    import numpy as np
+
+    v = vol.numpy()
+    b, d, h, w = v.shape
+    zz, yy, xx = np.meshgrid(np.arange(d), np.arange(h), np.arange(w), indexing="ij")
+    out = np.zeros_like(v)
+    for i in range(b):
+        mm = m[i].numpy()
+        # the map's evaluation order (csrc/warp/warp_map.h): the row's constant part, then + m0 * x
+        src = [(mm[k, 1] * yy + mm[k, 2] * zz + mm[k, 3]) + mm[k, 0] * xx for k in range(3)]
+        idx = [np.where(c < 0, -np.floor(-c + 0.5), np.floor(c + 0.5)) for c in src]
+        ok = (idx[0] >= 0) & (idx[0] < w) & (idx[1] >= 0) & (idx[1] < h) & (idx[2] >= 0) & (idx[2] < d)
+        ix, iy, iz = (np.where(ok, c, 0).astype(int) for c in idx)
+        out[i] = np.where(ok, v[i][iz, iy, ix], 0)
+    return torch.from_numpy(out)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nearest_rounds_exact_ties_half_away_from_zero(backend):
+    """Decimal zooms put many voxels exactly on .5 ties (0.9 * 5 = 4.5); rounding must follow the
+    rule there too (a fixed-point stepping would round some of them the other way)."""
+    shape = (7, 9, 33)
+    vol = (torch.arange(7 * 9 * 33) % 251 + 1).to(torch.uint8).reshape(1, *shape)
+    for entries in ([0.9, 0.0, 0.0, 0.7, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+                    [0.9, 0.2, 0.1, 0.5, -0.3, 0.7, 0.0, 1.5, 0.1, 0.0, 0.9, 0.5]):
+        m = torch.tensor(entries, dtype=torch.float64).reshape(1, 3, 4)
+        want = nearest_float64(vol, m)
+        got = vrnfast.warp_volume(vol.to(device_for(backend)), m.to(device_for(backend)), "nearest", backend=backend)
+        assert torch.equal(got.cpu(), want)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "reference"])
+def test_size_one_axes_are_zero_outside(backend):
+    vol = torch.arange(1, 13, dtype=torch.uint8).reshape(1, 2, 1, 6)
+    m = torch.zeros(1, 3, 4, dtype=torch.float64)
+    m[0, :, :3] = torch.eye(3)
+    assert torch.equal(vrnfast.warp_volume(vol, m, "nearest", backend=backend), vol)
+    m[0, 1, 3] = 5.0  # y + 5 on a volume of height 1: all outside
+    assert (vrnfast.warp_volume(vol, m, "nearest", backend=backend) == 0).all()
+    assert (vrnfast.warp_volume(vol, m, "trilinear", backend=backend) == 0).all()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bool_and_float_nearest_keep_dtype(backend):
     dev = device_for(backend)
@@ -155,9 +199,10 @@ def test_warp_image_matches_grid_sample(backend, dtype):
         assert (out != ref).float().mean().item() < 0.01
     else:
         torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-3)
-    # a per-channel scale of (C,) broadcasts over the batch
+    # a per-channel scale of (C,) applies to every sample of the batch
     one = vrnfast.warp_image(img, m2, scale[0], backend=backend)
     assert torch.equal(one[0], out[0])
+    assert torch.equal(one[1], vrnfast.warp_image(img[1:], m2[1:], scale[0:1], backend=backend)[0])
 
 
 def test_params_sampling_is_seeded_and_in_range():
@@ -238,8 +283,9 @@ def test_augment_keeps_image_volume_and_landmarks_consistent(backend):
         w = out_img[i, 0].cpu().double()
         centre = torch.stack([(w * xs).sum() / w.sum(), (w * ys).sum() / w.sum()])
         assert (centre - target[:2]).abs().max() < 0.5, (i, centre, target)
-        # the colour scale reached the image
-        assert out_img[i, :, int(target[1].round()), int(target[0].round())].float().max() > 0
+        # the blob's centre pixel has the sample's colour scale applied, channel by channel
+        centre_px = out_img[i, :, int(target[1].round()), int(target[0].round())].float().cpu()
+        torch.testing.assert_close(centre_px, (200 * p.colour[i]).clamp(max=255).round(), atol=25, rtol=0)
 
 
 def test_augment_is_deterministic_and_matches_between_backends():
@@ -291,11 +337,28 @@ class _Augmented(torch.utils.data.Dataset):
         return (*out, torch.tensor(vrnfast.get_num_threads()))
 
 
+class _Same(_Augmented):
+    def __getitem__(self, i):
+        return super().__getitem__(0)  # the same input every time: only the augmentation varies
+
+
 def test_transform_in_dataloader_workers_uses_one_thread_each():
     loader = torch.utils.data.DataLoader(_Augmented(), batch_size=2, num_workers=2)
     batches = list(loader)
     assert [b[0].shape for b in batches] == [(2, 3, 10, 12)] * 2 and batches[0][1].dtype == torch.uint8
     assert all((b[3] == 1).all() for b in batches)
+
+
+def test_workers_and_epochs_draw_different_augmentations():
+    torch.manual_seed(0)
+    loader = torch.utils.data.DataLoader(_Same(), batch_size=1, num_workers=2)
+    epoch1 = [b[2] for b in loader]
+    epoch2 = [b[2] for b in loader]
+    assert not torch.equal(epoch1[0], epoch1[1])  # worker 0 and worker 1
+    assert not torch.equal(epoch1[0], epoch2[0])  # epoch 1 and epoch 2
+    torch.manual_seed(0)
+    again = [b[2] for b in torch.utils.data.DataLoader(_Same(), batch_size=1, num_workers=2)]
+    assert all(torch.equal(a, b) for a, b in zip(epoch1, again))  # reproducible under manual_seed
 
 
 @pytest.mark.parametrize("call, exc, match", [

@@ -164,19 +164,26 @@ def _one_thread_per_worker():
 
 class Augment:
     """A torch.utils.data transform: (image (C, H, W), volume (D, H, W), landmarks (68, 3)) ->
-    the same, augmented. Each call samples new parameters from its own generator; seed it per
-    DataLoader worker (worker_init_fn) for reproducible runs. Runs the C++ kernels on CPU tensors,
-    so it is cheap inside workers."""
+    the same, augmented. Each call samples new parameters from its own generator, seeded from
+    `seed` (random when None); inside DataLoader workers every worker of every epoch draws its own
+    stream, reproducibly under torch.manual_seed. Runs the C++ kernels on CPU tensors (one thread
+    per worker unless set), so it is cheap inside workers."""
 
     def __init__(self, seed=None, **sample_kwargs):
-        self.generator = torch.Generator()
-        if seed is not None:
-            self.generator.manual_seed(seed)
+        self.seed = int(torch.randint(2**62, ())) if seed is None else seed
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self._worker_seeded = False
         self.sample_kwargs = sample_kwargs
         AugmentParams.sample(1, torch.Generator(), **sample_kwargs)  # validate the ranges now
 
     def __call__(self, sample):
         _one_thread_per_worker()
+        info = torch.utils.data.get_worker_info()
+        if info is not None and not self._worker_seeded:
+            # each worker of each epoch gets its own stream (info.seed differs per worker and epoch,
+            # and follows torch.manual_seed, so runs stay reproducible)
+            self.generator.manual_seed((info.seed ^ self.seed) % 2**63)
+            self._worker_seeded = True
         image, volume, landmarks = sample
         params = AugmentParams.sample(1, self.generator, **self.sample_kwargs)
         img, vol, lms = augment(image[None], volume[None], params,

@@ -15,48 +15,38 @@ using warp::Affine2;
 using warp::Affine3;
 
 // ---- the row fast path ------------------------------------------------------------------------
-// Along an output row the source coordinate is linear in w. Stepping it in 32.32 fixed point
-// makes every step an exact integer add, the bounds of the row's in-range interval exact (binary
-// search on monotone conditions), and the index a shift. Rounding the start and the step to 2^-32
-// moves a coordinate by at most w * 2^-32 (< 1e-7 here), so nearest differs from the double map
-// only at exact rounding ties. Rows whose coordinates could overflow take the double path.
-constexpr double kOne = 4294967296.0;  // 2^32
-constexpr double kFixedLimit = 1073741824.0;  // |coordinate| < 2^30 keeps u + steps in int64
+// Along an output row the source coordinate c(w) = c0 + step * w (evaluated as the shared map
+// evaluates it, warp_map.h) is monotone in w, IEEE rounding being monotone, and so is each bound on
+// it: a binary search finds the row's in-range interval exactly, and the loop inside it needs no
+// bounds checks.
 
-struct FixedAxis {
-  int64_t u0, du;
-};
-
-FixedAxis fixed_axis(double start, double step) {
-  return FixedAxis{static_cast<int64_t>(std::llround(start * kOne)), static_cast<int64_t>(std::llround(step * kOne))};
+template <class Pred>
+int64_t first_true(int64_t n, const Pred& pred) {  // first w in [0, n] where pred turns true
+  int64_t a = 0, b = n;
+  while (a < b) {
+    const int64_t m = a + (b - a) / 2;
+    if (pred(m)) b = m; else a = m + 1;
+  }
+  return a;
 }
 
-// [first, last) of w in [0, n) with lo < u0 + w du < hi (lo_strict) or lo <= ... < hi.
-void fixed_interval(const FixedAxis& f, int64_t lo, bool lo_strict, int64_t hi, int64_t n, int64_t& first,
-                    int64_t& last) {
-  auto ok_lo = [&](int64_t w) { const int64_t u = f.u0 + w * f.du; return lo_strict ? u > lo : u >= lo; };
-  auto ok_hi = [&](int64_t w) { return f.u0 + w * f.du < hi; };
-  // first w in [0, n] where pred turns true (pred monotone: false...true), n if never
-  auto search = [&](auto pred) {
-    int64_t a = 0, b = n;
-    while (a < b) {
-      const int64_t m = a + (b - a) / 2;
-      if (pred(m)) b = m; else a = m + 1;
-    }
-    return a;
-  };
-  if (f.du >= 0) {
-    first = search(ok_lo);
-    last = search([&](int64_t w) { return !ok_hi(w); });
+// [first, last) of w in [0, n) with lower(c(w)) && upper(c(w)); lower holds from some c upward,
+// upper up to some c (NaN satisfies neither).
+template <class Lower, class Upper>
+void interval(double c0, double step, int64_t n, const Lower& lower, const Upper& upper, int64_t& first,
+              int64_t& last) {
+  auto c = [&](int64_t w) { return c0 + step * static_cast<double>(w); };
+  if (step > 0.0) {
+    first = first_true(n, [&](int64_t w) { return lower(c(w)); });
+    last = first_true(n, [&](int64_t w) { return !upper(c(w)); });
+  } else if (step < 0.0) {
+    first = first_true(n, [&](int64_t w) { return upper(c(w)); });
+    last = first_true(n, [&](int64_t w) { return !lower(c(w)); });
   } else {
-    first = search(ok_hi);
-    last = search([&](int64_t w) { return !ok_lo(w); });
+    first = 0;
+    last = lower(c0) && upper(c0) ? n : 0;
   }
   if (last < first) last = first;
-}
-
-bool fixed_ok(double c0, double step, int64_t n) {
-  return std::fabs(c0) < kFixedLimit && std::fabs(c0 + step * static_cast<double>(n)) < kFixedLimit;
 }
 
 // One output row (b, d, h): the map's constant part is evaluated once, then one gather per voxel.
@@ -69,13 +59,14 @@ void volume_row(const VolumeWarpArgs& a, const T* src, int64_t row) {
   const int64_t sd = a.src_strides[1], sh = a.src_strides[2], sw = a.src_strides[3];
   double x0, y0, z0;
   m.apply(0.0, static_cast<double>(h), static_cast<double>(d), x0, y0, z0);
+  const double sx = m.m[0], sy = m.m[4], sz = m.m[8];
   using Out = typename std::conditional<Trilinear, float, T>::type;
   Out* out = static_cast<Out*>(a.dst) + row * a.oW;
 
-  // the shared per-voxel logic (warp_map.h), used for whole rows or around the fast interval
+  // the shared per-voxel logic (warp_map.h), for the voxels around the in-range interval
   auto generic = [&](int64_t w) {
     const double fw = static_cast<double>(w);
-    const double xs = x0 + m.m[0] * fw, ys = y0 + m.m[4] * fw, zs = z0 + m.m[8] * fw;
+    const double xs = x0 + sx * fw, ys = y0 + sy * fw, zs = z0 + sz * fw;
     if constexpr (Trilinear) {
       out[w] = static_cast<float>(warp::trilinear(vol, a.D, a.H, a.W, sd, sh, sw, xs, ys, zs));
     } else {
@@ -86,47 +77,70 @@ void volume_row(const VolumeWarpArgs& a, const T* src, int64_t row) {
                    : T{};
     }
   };
-  if (!(fixed_ok(x0, m.m[0], a.oW) && fixed_ok(y0, m.m[4], a.oW) && fixed_ok(z0, m.m[8], a.oW))) {
-    for (int64_t w = 0; w < a.oW; ++w) generic(w);
-    return;
-  }
-  // nearest: u = (c + 0.5) 2^32, in range when 0 < u < n 2^32, index u >> 32;
-  // trilinear interior: u = c 2^32 with both corners in range, 0 <= u < (n - 1) 2^32
-  const double bias = Trilinear ? 0.0 : 0.5;
-  const FixedAxis fx = fixed_axis(x0 + bias, m.m[0]), fy = fixed_axis(y0 + bias, m.m[4]),
-                  fz = fixed_axis(z0 + bias, m.m[8]);
+  // in range: nearest, the rounded index (warp::nearest_index); trilinear, both corners
+  const double starts[3] = {x0, y0, z0}, steps[3] = {sx, sy, sz};
   const int64_t sizes[3] = {a.W, a.H, a.D};
-  const FixedAxis* axes[3] = {&fx, &fy, &fz};
   int64_t first = 0, last = a.oW;
   for (int k = 0; k < 3; ++k) {
+    const double n = static_cast<double>(sizes[k]);
     int64_t f, l;
-    const int64_t hi = (Trilinear ? sizes[k] - 1 : sizes[k]) * static_cast<int64_t>(kOne);
-    fixed_interval(*axes[k], 0, !Trilinear, hi, a.oW, f, l);
+    if constexpr (Trilinear)
+      interval(starts[k], steps[k], a.oW, [](double c) { return c >= 0.0; }, [&](double c) { return c < n - 1.0; }, f, l);
+    else
+      interval(starts[k], steps[k], a.oW, [](double c) { return c + 0.5 > 0.0; }, [&](double c) { return c + 0.5 < n; },
+               f, l);
     first = f > first ? f : first;
     last = l < last ? l : last;
   }
   if (last < first) last = first;
   for (int64_t w = 0; w < first; ++w) generic(w);
-  int64_t ux = fx.u0 + first * fx.du, uy = fy.u0 + first * fy.du, uz = fz.u0 + first * fz.du;
-  if constexpr (Trilinear) {
-    constexpr float kFrac = 1.0f / 4294967296.0f;
-    for (int64_t w = first; w < last; ++w, ux += fx.du, uy += fy.du, uz += fz.du) {
+  // Inside [first, last) the coordinates step in 32.32 fixed point, an exact integer add each. They
+  // differ from the double map by less than kGuard; only where a coordinate lies that close to a
+  // rounding (nearest) or flooring (trilinear) boundary could its index differ, and those voxels
+  // (~0.2%) take the double map. So every index equals the shared path's, ties included.
+  const double bias = Trilinear ? 0.0 : 0.5;
+  const bool fixed = a.oW < (int64_t{1} << 16) && std::fabs(x0) + std::fabs(sx) * a.oW < 1e9 &&
+                     std::fabs(y0) + std::fabs(sy) * a.oW < 1e9 && std::fabs(z0) + std::fabs(sz) * a.oW < 1e9;
+  constexpr double kOne = 4294967296.0;
+  constexpr int64_t kGuard = int64_t{1} << 20;  // 2^-12 voxel: > drift 2^-33 * (1 + 2^16) plus rounding
+  auto near = [](int64_t u) { return ((u + kGuard) & 0xffffffff) < 2 * kGuard; };
+  int64_t ux = 0, uy = 0, uz = 0, dx = 0, dy = 0, dz = 0;
+  if (fixed) {
+    auto fix = [&](double v) { return static_cast<int64_t>(std::llround(v * kOne)); };
+    dx = fix(sx), dy = fix(sy), dz = fix(sz);
+    ux = fix(x0 + bias) + first * dx, uy = fix(y0 + bias) + first * dy, uz = fix(z0 + bias) + first * dz;
+  }
+  if constexpr (!Trilinear) {
+    if (fixed && dz == 0 && !near(uz) && first < last) {
+      // depth constant along the row (in-plane rotations, as the paper's augmentation): hoisted
+      const T* slice = vol + (uz >> 32) * sd;
+      for (int64_t w = first; w < last; ++w, ux += dx, uy += dy) {
+        if (near(ux) || near(uy))
+          generic(w);
+        else
+          out[w] = slice[(uy >> 32) * sh + (ux >> 32) * sw];
+      }
+      first = last;
+    }
+  }
+  for (int64_t w = first; w < last; ++w, ux += dx, uy += dy, uz += dz) {
+    if (!fixed || near(ux) || near(uy) || near(uz)) {
+      generic(w);
+      continue;
+    }
+    const T* p = vol + (uz >> 32) * sd + (uy >> 32) * sh + (ux >> 32) * sw;
+    if constexpr (Trilinear) {
+      constexpr float kFrac = 1.0f / 4294967296.0f;
       const float tx = static_cast<float>(ux & 0xffffffff) * kFrac, ty = static_cast<float>(uy & 0xffffffff) * kFrac,
                   tz = static_cast<float>(uz & 0xffffffff) * kFrac;
-      const T* p = vol + (uz >> 32) * sd + (uy >> 32) * sh + (ux >> 32) * sw;
       auto at = [&](int64_t off) { return to_float(p[off]); };
       const float c00 = at(0) + tx * (at(sw) - at(0)), c01 = at(sh) + tx * (at(sh + sw) - at(sh));
       const float c10 = at(sd) + tx * (at(sd + sw) - at(sd)), c11 = at(sd + sh) + tx * (at(sd + sh + sw) - at(sd + sh));
       const float c0 = c00 + ty * (c01 - c00), c1 = c10 + ty * (c11 - c10);
       out[w] = c0 + tz * (c1 - c0);
+    } else {
+      out[w] = *p;
     }
-  } else if (fz.du == 0) {
-    // depth constant along the row (in-plane rotations, as the paper's augmentation): hoisted
-    const T* slice = vol + (uz >> 32) * sd;
-    for (int64_t w = first; w < last; ++w, ux += fx.du, uy += fy.du) out[w] = slice[(uy >> 32) * sh + (ux >> 32) * sw];
-  } else {
-    for (int64_t w = first; w < last; ++w, ux += fx.du, uy += fy.du, uz += fz.du)
-      out[w] = vol[(uz >> 32) * sd + (uy >> 32) * sh + (ux >> 32) * sw];
   }
   for (int64_t w = last; w < a.oW; ++w) generic(w);
 }

@@ -11,8 +11,10 @@
 VRN_ISA_BEGIN
 namespace warp {
 
-// Row-major 3x4 (volumes) or 2x3 (images) matrix, in double: the map is evaluated in double so
-// that the result does not depend on how the row's constant part was accumulated.
+// Row-major 3x4 (volumes) or 2x3 (images) matrix. The map is evaluated in double, in one order
+// that every backend follows (it decides which side of an exact .5 tie a coordinate falls on):
+// first the output row's constant part, c0 = m1 * y + m2 * z + m3 (= apply(0, y, z)), then
+// c = c0 + m0 * x.
 struct Affine3 {
   double m[12];
   VRN_HD void apply(double x, double y, double z, double& xs, double& ys, double& zs) const {

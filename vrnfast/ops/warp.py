@@ -7,6 +7,8 @@ index coordinates; samples outside the input are zero. Backends: "cpp" (vrnfast.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
@@ -158,10 +160,28 @@ def _normalized_theta(mat, in_sizes, out_sizes):
     return (to_in @ m @ from_out)[:, :n, :]
 
 
+def _pad_unit_axes(x, ndim):
+    """Zero-pads size-1 spatial axes to 2: with align_corners=True, grid_sample maps every
+    coordinate of a size-1 axis onto its one sample instead of treating the outside as zeros."""
+    pad = []
+    for size in reversed(x.shape[-ndim:]):
+        pad += [0, 1 if size == 1 else 0]
+    return F.pad(x, pad) if any(pad) else x
+
+
+def _affine_grid(theta, size):
+    # a unit-size output axis sits at normalized 0, as _index_to_normalized assumes; affine_grid
+    # warns that this is so (since PyTorch 1.3) each time
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*unit-size grids.*", category=UserWarning)
+        return F.affine_grid(theta.float(), size, align_corners=True)
+
+
 def _reference_volume(vol, mat, mode, out_shape):
+    vol = _pad_unit_axes(vol, 3)
     b, d, h, w = vol.shape
     theta = _normalized_theta(mat, (w, h, d), out_shape[::-1])
-    grid = F.affine_grid(theta.float(), (b, 1, *out_shape), align_corners=True)
+    grid = _affine_grid(theta, (b, 1, *out_shape))
     out = F.grid_sample(vol.unsqueeze(1).float(), grid, mode="nearest" if mode == "nearest" else "bilinear",
                         padding_mode="zeros", align_corners=True)[:, 0]
     return out.to(vol.dtype) if mode == "nearest" else out
@@ -169,9 +189,10 @@ def _reference_volume(vol, mat, mode, out_shape):
 
 def _reference_image(img, mat, scale):
     b, c, h, w = img.shape
-    theta = _normalized_theta(mat, (w, h), (w, h))
-    grid = F.affine_grid(theta.float(), (b, c, h, w), align_corners=True)
-    out = F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    padded = _pad_unit_axes(img, 2)
+    theta = _normalized_theta(mat, tuple(padded.shape[:1:-1]), (w, h))
+    grid = _affine_grid(theta, (b, c, h, w))
+    out = F.grid_sample(padded.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
     if scale is not None:
         out = out * scale[:, :, None, None]
     if img.dtype == torch.uint8:
