@@ -128,3 +128,27 @@ def volume_to_image(verts, z_scale=1.0):
     v = B.to_numpy(verts, kind).astype(np.float32, copy=False)
     out = np.stack([v[:, 2], v[:, 1], v[:, 0] * np.float32(z_scale)], axis=1)
     return B.from_numpy(kind, verts, out)
+
+
+def save_png(path, image):
+    """8-bit RGB or grey PNG from a (H, W, 3), (3, H, W) or (H, W) uint8 array (stdlib only)."""
+    import struct
+    import zlib
+
+    a = np.asarray(_numpy(image, "image"))
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = a.transpose(1, 2, 0)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] != 3):
+        raise ValueError(f"image must be uint8 (H, W), (H, W, 3) or (3, H, W), got {a.dtype} {a.shape}")
+    h, w = a.shape[:2]
+    colour = 2 if a.ndim == 3 else 0
+    raw = b"".join(b"\x00" + a[y].tobytes() for y in range(h))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    _atomic_write(path, lambda f: f.write(png))

@@ -1,0 +1,95 @@
+"""The synthetic face generator: determinism, and image / volume / landmarks agreeing."""
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from vrnfast.data.synthetic import synthetic_sample
+from vrnfast.io import save_png
+
+
+def test_sample_i_of_seed_s_is_always_the_same():
+    a, b = synthetic_sample(3, seed=7), synthetic_sample(3, seed=7)
+    for key in ("image", "volume", "landmarks"):
+        assert np.array_equal(a[key], b[key])
+    c = synthetic_sample(4, seed=7)
+    assert not np.array_equal(a["volume"], c["volume"])
+    assert not np.array_equal(a["image"], synthetic_sample(3, seed=8)["image"])
+
+
+def test_shapes_dtypes_and_pose_ranges():
+    angles = []
+    for i in range(20):
+        s = synthetic_sample(i, seed=1, size=32, depth=40)
+        assert s["image"].shape == (3, 32, 32) and s["image"].dtype == np.uint8
+        assert s["volume"].shape == (40, 32, 32) and s["volume"].dtype == np.uint8
+        assert s["landmarks"].shape == (68, 3) and s["landmarks"].dtype == np.float32
+        assert 0.02 < s["volume"].mean() < 0.5  # a head, inside the volume
+        angles.append(s["params"].angles)
+    angles = np.array(angles)
+    assert np.abs(angles[:, 0]).max() <= 90 and np.abs(angles[:, 1:]).max() <= 30
+    assert angles[:, 0].min() < -45 and angles[:, 0].max() > 45  # large poses do occur
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_landmarks_lie_on_the_volume_surface(index):
+    s = synthetic_sample(index, seed=2, size=96, depth=96)
+    vol = np.pad(s["volume"], 2)
+    for x, y, z in s["landmarks"] + 2:
+        iz, iy, ix = int(round(z)), int(round(y)), int(round(x))
+        block = vol[iz - 1:iz + 2, iy - 1:iy + 2, ix - 1:ix + 2]
+        assert block.min() == 0 and block.max() == 1, (index, x, y, z)  # both inside and outside nearby
+
+
+def test_image_is_rendered_from_the_volume():
+    s = synthetic_sample(5, seed=3, size=64, depth=64)
+    p = s["params"]
+    silhouette = s["volume"].any(axis=0)
+    t = np.linspace(0, 1, 64)[:, None, None]
+    background = np.clip(np.rint((p.background[0] * (1 - t) + p.background[1] * t) * 255), 0, 255)
+    image = s["image"].transpose(1, 2, 0).astype(float)
+    assert np.array_equal(image[~silhouette], np.broadcast_to(background, image.shape)[~silhouette])
+    differs = np.abs(image - background).sum(-1) > 0
+    assert differs[silhouette].mean() > 0.95
+
+
+def test_frontal_nose_tip_is_the_front_surface():
+    for i in range(200):  # find a near-frontal sample
+        s = synthetic_sample(i, seed=4, size=96, depth=96)
+        if abs(s["params"].angles[0]) < 15 and abs(s["params"].angles[1]) < 10:
+            break
+    x, y, z = s["landmarks"][30]
+    column = s["volume"][:, int(round(y)), int(round(x))]
+    assert column.any() and abs(column.argmax() - z) <= 1.5
+    # and it is nearer the camera than the eye corners (smaller depth)
+    assert z < s["landmarks"][36, 2] and z < s["landmarks"][45, 2]
+
+
+def read_png(path):
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        n, tag = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        assert struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0] == zlib.crc32(tag + body) & 0xFFFFFFFF
+        chunks.setdefault(tag, b"")
+        chunks[tag] += body
+        pos += 12 + n
+    w, h, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    c = 3 if colour == 2 else 1
+    raw = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(h, 1 + w * c)
+    assert (raw[:, 0] == 0).all()  # filter type 0
+    return raw[:, 1:].reshape(h, w, c).squeeze()
+
+
+def test_png_round_trip(tmp_path):
+    img = synthetic_sample(0, size=32, depth=32)["image"]
+    save_png(tmp_path / "a.png", img)
+    assert np.array_equal(read_png(tmp_path / "a.png"), img.transpose(1, 2, 0))
+    grey = (np.arange(35, dtype=np.uint8) * 7).reshape(5, 7)
+    save_png(tmp_path / "g.png", grey)
+    assert np.array_equal(read_png(tmp_path / "g.png"), grey)
+    with pytest.raises(ValueError, match="image must be uint8"):
+        save_png(tmp_path / "x.png", np.zeros((4, 4, 2), np.uint8))
