@@ -17,6 +17,32 @@ def _cmd_example(args):
     print(f"wrote {args.out}: {args.kind} volume {vol.shape} {vol.dtype}")
 
 
+def _cmd_train(args):
+    from .train import Trainer, config_from_args
+
+    try:
+        cfg = config_from_args(args)
+    except ValueError as e:
+        sys.exit(f"vrnfast train: {e}")
+    if args.resume and not cfg.out:
+        sys.exit("vrnfast train: --resume needs --out DIR (the run to continue)")
+    if args.resume and not (Path(cfg.out) / "last.pt").is_file():
+        sys.exit(f"vrnfast train: --resume: no {Path(cfg.out) / 'last.pt'} to continue from")
+    try:
+        trainer = Trainer(cfg, resume=args.resume)
+    except ValueError as e:
+        sys.exit(f"vrnfast train: {e}")
+    print(f"training {cfg.model} ({cfg.preset}) on {cfg.data} -> {trainer.out} on {trainer.device}"
+          f"{' with plain PyTorch ops (--reference)' if cfg.reference else ''}")
+    history = trainer.fit()
+    if trainer.stop_requested:
+        sys.exit(130)
+    if history:
+        last = history[-1]
+        print(f"done: val IoU {last['val_iou']:.3f} against the mean-shape baseline's {last['baseline_iou']:.3f}; "
+              f"checkpoints in {trainer.out}")
+
+
 def _cmd_synth(args):
     from tqdm import tqdm
 
@@ -102,6 +128,23 @@ def build_parser():
     e.add_argument("--shape", type=int, nargs=3, metavar=("D", "H", "W"))
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(fn=_cmd_example)
+
+    t = sub.add_parser("train", help="train a VRN model (the main job)")
+    t.add_argument("--model", default="vrn", choices=["vrn", "guided", "multitask"])
+    t.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"])
+    t.add_argument("--data", default="synthetic", help="'synthetic' (built in) or a dataset directory")
+    t.add_argument("--out", help="run directory (default runs/<date-time>)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--epoch-size", dest="epoch_size", type=int, help="synthetic samples per epoch")
+    t.add_argument("--batch-size", dest="batch_size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--workers", type=int, help="DataLoader workers (default 1)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    t.add_argument("--reference", action="store_true", help="plain PyTorch loss, to compare with the fused ops")
+    t.add_argument("--no-augment", dest="augment", action="store_false", help="train without augmentation")
+    t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, help="epoch after which lr is divided by 10")
+    t.set_defaults(fn=_cmd_train)
 
     sy = sub.add_parser("synth", help="write synthetic faces in the on-disk dataset format")
     sy.add_argument("--n", type=int, required=True, help="number of samples")

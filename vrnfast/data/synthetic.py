@@ -8,7 +8,8 @@ vrnfast.voxelize turns it into its target volume. The image is rendered from tha
 (orthographic, as VRN's volumes are aligned with the image): the front-surface depth of each pixel,
 normals from its gradient, an albedo by face region, Lambertian + ambient light, and a random
 background. The 68 landmarks (iBUG semantics) are points of the same surface, so image, volume and
-landmarks agree by construction. Sample i of seed s is always the same.
+landmarks agree by construction. Sample i of seed s is always the same. As in VRN, the target is the face, not the skull: the
+head's front half within the face's angular extent.
 
 Head frame: x to the face's left (image right when frontal), y up, z backwards (the face looks
 along -z). Volume frame: (x, y, z) = (w, h, d), image rows down, the camera looking along +d, so
@@ -185,6 +186,22 @@ def render(p: FaceParams, volume: np.ndarray, rot) -> np.ndarray:
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8).transpose(2, 0, 1)
 
 
+FACE_THETA, FACE_PHI = 1.45, (-0.95, 0.8)  # the face's angular extent: past the jaw, forehead to chin
+
+
+def _keep_face(volume, rot):
+    """Keeps the face of the head solid, as VRN's targets hold the face, not the skull: the head's
+    front half (head-frame z <= 0) within the face's angular extent. In place."""
+    depth, size, _ = volume.shape
+    d, h, w = np.nonzero(volume)
+    scale = 0.34 * size
+    q = np.stack([(w - (size - 1) / 2) / scale, -(h - (size - 1) / 2) / scale, (d - (depth - 1) / 2) / scale], -1)
+    hx, hy, hz = (q @ rot).T  # back to the head frame
+    theta, phi = np.arctan2(hx, -hz), np.arctan2(hy, np.hypot(hx, hz))
+    drop = (hz > 0) | (np.abs(theta) > FACE_THETA) | (phi < FACE_PHI[0]) | (phi > FACE_PHI[1])
+    volume[d[drop], h[drop], w[drop]] = 0
+
+
 def synthetic_sample(index: int, seed: int = 0, size: int = 64, depth: int = 64) -> dict:
     """Sample `index` of `seed`: image (3, S, S) uint8, volume (D, S, S) uint8, landmarks (68, 3)
     float32 in the volume's (x, y, z), params (FaceParams)."""
@@ -195,6 +212,7 @@ def synthetic_sample(index: int, seed: int = 0, size: int = 64, depth: int = 64)
     n_theta = max(48, min(256, size))
     verts, faces = head_mesh(p, n_theta=n_theta, n_phi=n_theta // 2)
     volume = voxelize(_to_volume(verts, rot, size, depth).astype(np.float32), faces, (depth, size, size))
+    _keep_face(volume, rot)
     ang = landmark_angles(p)
     r, d = head_radius(p, ang[:, 0], ang[:, 1])
     landmarks = _to_volume(r[:, None] * d, rot, size, depth).astype(np.float32)

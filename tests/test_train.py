@@ -1,0 +1,136 @@
+"""Training: outputs, bit-exact resume (also after an interrupt), worker independence, overfitting
+a handful of samples, fused vs reference loss, all three models, and the command line."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from vrnfast import metrics
+from vrnfast.cli import main
+from vrnfast.train import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint, normalize
+
+
+def config(tmp_path, name="run", **kw):
+    base = dict(out=str(tmp_path / name), epochs=2, epoch_size=16, batch_size=8, val_size=8, workers=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def quiet(cfg, resume=False):
+    return Trainer(cfg, resume=resume, progress=False)
+
+
+def same_weights(a, b):
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_run_directory_holds_what_design_lists(tmp_path):
+    cfg = config(tmp_path)
+    t = quiet(cfg)
+    history = t.fit()
+    out = tmp_path / "run"
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt", "log.csv", "loss.png"]
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert list(rows[0].keys()) == LOG_FIELDS and [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [float(r["val_iou"]) for r in rows] == pytest.approx([h["val_iou"] for h in history], rel=1e-5)
+    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "config.json").read_text())["lr"] == cfg.lr == 1e-3  # the tiny preset's
+    ck = torch.load(out / "last.pt", weights_only=True)
+    assert ck["epoch"] == 2 and ck["model_name"] == "vrn" and set(ck["model"]) == set(t.model.state_dict())
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    straight = quiet(config(tmp_path, "a"))
+    straight.fit()
+    first = quiet(config(tmp_path, "b", epochs=1))
+    first.fit()
+    resumed = quiet(config(tmp_path, "b", epochs=2), resume=True)
+    resumed.fit()
+    assert same_weights(straight, resumed)
+    untimed = lambda h: [{k: v for k, v in row.items() if k != "samples_per_s"} for row in h]
+    assert untimed(straight.history) == untimed(resumed.history)
+
+
+def test_interrupt_saves_and_resume_continues_bit_for_bit(tmp_path):
+    straight = quiet(config(tmp_path, "a", epoch_size=32))
+    straight.fit()
+    stopped = quiet(config(tmp_path, "b", epoch_size=32))
+    stopped.on_step = lambda t: t.step == 3 and t.request_stop()  # mid-epoch: 4 batches per epoch
+    stopped.fit()
+    ck = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert (ck["epoch"], ck["batch_in_epoch"], ck["step"]) == (0, 3, 3)
+    resumed = quiet(config(tmp_path, "b", epoch_size=32), resume=True)
+    resumed.fit()
+    assert same_weights(straight, resumed)
+
+
+def test_results_do_not_depend_on_workers(tmp_path):
+    a = quiet(config(tmp_path, "a", epochs=1, workers=0))
+    a.fit()
+    b = quiet(config(tmp_path, "b", epochs=1, workers=2))
+    b.fit()
+    assert same_weights(a, b)
+
+
+def test_overfits_a_handful_of_samples(tmp_path):
+    """Four fixed faces (a dataset directory), no augmentation, a constant step: the tiny model
+    must learn them, past even the mean of these same four targets."""
+    main(["synth", "--n", "4", "--out", str(tmp_path / "four")])
+    cfg = config(tmp_path, data=str(tmp_path / "four"), epochs=120, batch_size=4, val_size=4, augment=False,
+                 lr=2e-3, lr_drop_epoch=1000)
+    history = quiet(cfg).fit()  # validation runs on the same four faces
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 5
+    assert history[-1]["val_iou"] > max(0.65, history[-1]["baseline_iou"])
+
+
+def test_fused_and_reference_losses_agree(tmp_path):
+    losses = {}
+    for reference in (False, True):
+        t = quiet(config(tmp_path, f"r{reference}", epochs=1, reference=reference))
+        t.on_step = lambda tr: tr.request_stop()
+        t.fit()
+        losses[reference] = t.last_loss
+    assert losses[False] == pytest.approx(losses[True], rel=1e-5)
+
+
+@pytest.mark.parametrize("model", ["guided", "multitask"])
+def test_landmark_models_train(tmp_path, model):
+    t = quiet(config(tmp_path, epochs=1, model=model))
+    history = t.fit()
+    assert np.isfinite(history[0]["train_loss"]) and 0 <= history[0]["val_iou"] <= 1
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(SystemExit, match="--resume needs --out"):
+        main(["train", "--resume"])
+    with pytest.raises(SystemExit, match="no .*last.pt"):
+        main(["train", "--resume", "--out", str(tmp_path / "nothing")])
+    with pytest.raises(SystemExit, match="epochs must be >= 1"):
+        main(["train", "--epochs", "0", "--out", str(tmp_path / "x")])
+    quiet(config(tmp_path, "c", epochs=1)).fit()
+    with pytest.raises(ValueError, match="trained with batch_size=8"):
+        quiet(config(tmp_path, "c", epochs=2, batch_size=4), resume=True)
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exits(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "vrnfast", "train", "--out", str(out), "--epochs", "5",
+                             "--epoch-size", "256", "--workers", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.time() + 60
+    while time.time() < deadline and "epoch 1/5" not in proc.stdout.read1(4096).decode(errors="replace"):
+        pass
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["step"] > 0

@@ -1,0 +1,327 @@
+"""Training of the VRN models: `vrnfast train` (the main job).
+
+RMSProp (the paper's preset: lr 1e-4, lowered to 1e-5 after 40 epochs; PRESET_TRAINING gives the
+smaller presets' schedules), the paper's augmentation, the sigmoid BCE on
+every stack's volume (and, for Guided / Multitask, on the landmark heatmaps), fused by default or
+in plain PyTorch with --reference. Every sample and its augmentation derive from (seed, epoch,
+index), so results do not depend on the number of workers and a resumed run continues bit for bit.
+OUT holds last.pt / best.pt (atomic, loadable with weights_only=True), config.json, log.csv (one
+row per epoch) and loss.png. Ctrl-C saves last.pt where the run stands, then exits.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import metrics
+from .augmentation import AugmentParams, _one_thread_per_worker, augment
+from .data import FaceDataset, synthetic_sample
+from .models import NUM_LANDMARKS, PRESETS, build_model
+from .ops.sigmoid_bce import sigmoid_bce
+
+LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "val_loss", "val_iou", "baseline_iou", "samples_per_s"]
+VAL_SEED_OFFSET = 1_000_003  # the held-out synthetic faces: another seed, never trained on
+
+
+# Per-preset schedules. The paper's: RMSProp at 1e-4, divided by 10 after 40 epochs; the smaller
+# presets train on a CPU in minutes, so they take larger steps and a shorter schedule.
+PRESET_TRAINING = {
+    "paper": dict(epochs=60, epoch_size=8192, lr=1e-4, lr_drop_epoch=40),
+    "small": dict(epochs=40, epoch_size=2048, lr=3e-4, lr_drop_epoch=30),
+    "tiny": dict(epochs=20, epoch_size=512, lr=1e-3, lr_drop_epoch=15),
+}
+
+
+@dataclass
+class TrainConfig:
+    model: str = "vrn"
+    preset: str = "tiny"
+    data: str = "synthetic"
+    out: str | None = None
+    epochs: int | None = None         # None: the preset's (PRESET_TRAINING)
+    epoch_size: int | None = None
+    batch_size: int = 8
+    lr: float | None = None
+    lr_drop_epoch: int | None = None
+    lr_drop_factor: float = 0.1
+    seed: int = 0
+    workers: int = 1
+    val_size: int = 64
+    reference: bool = False
+    augment: bool = True
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.preset not in PRESET_TRAINING:
+            raise ValueError(f"preset must be one of {tuple(PRESET_TRAINING)}, got {self.preset!r}")
+        for key, value in PRESET_TRAINING[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        for key in ("epochs", "epoch_size", "batch_size", "val_size"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+def _generator(*keys):
+    """A torch generator seeded from non-negative integer keys (seed, purpose, epoch, index)."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1))
+
+
+class TrainSet(torch.utils.data.Dataset):
+    """Sample i of epoch e: synthetic face e * epoch_size + i (or item i of a dataset directory),
+    augmented with parameters drawn from (seed, e, i). Augmentation runs here, on the CPU, so it
+    runs in the DataLoader's workers."""
+
+    def __init__(self, cfg: TrainConfig):
+        p = PRESETS[cfg.preset]
+        self.size, self.depth, self.seed = p.image_size, p.depth, cfg.seed
+        self.directory = None if cfg.data == "synthetic" else FaceDataset(cfg.data)
+        if self.directory is not None and (self.directory.image_size, self.directory.depth) != (self.size, self.depth):
+            raise ValueError(f"{cfg.data} holds {self.directory.image_size}x{self.directory.image_size}x"
+                             f"{self.directory.depth} samples; preset {cfg.preset} needs {self.size}x{self.size}x{self.depth}")
+        self.length = cfg.epoch_size if self.directory is None else len(self.directory)
+        self.augment = cfg.augment
+        self.epoch = 0
+
+    def __len__(self):
+        return self.length
+
+    def raw(self, i, epoch=None):
+        epoch = self.epoch if epoch is None else epoch
+        if self.directory is not None:
+            return self.directory[i]
+        return synthetic_sample(epoch * self.length + i, self.seed, self.size, self.depth)
+
+    def __getitem__(self, i):
+        _one_thread_per_worker()
+        s = self.raw(i)
+        if not self.augment:
+            return torch.from_numpy(s["image"]), torch.from_numpy(s["volume"]), torch.from_numpy(s["landmarks"])
+        params = AugmentParams.sample(1, _generator(self.seed, 1, self.epoch, i))
+        image, volume, landmarks = augment(torch.from_numpy(s["image"])[None], torch.from_numpy(s["volume"])[None],
+                                           params, torch.from_numpy(s["landmarks"])[None])
+        return image[0], volume[0], landmarks[0]
+
+
+def validation_set(cfg: TrainConfig):
+    """The fixed held-out set: (images, volumes, landmarks) tensors, not augmented."""
+    p = PRESETS[cfg.preset]
+    if cfg.data == "synthetic":
+        samples = [synthetic_sample(i, cfg.seed + VAL_SEED_OFFSET, p.image_size, p.depth) for i in range(cfg.val_size)]
+    else:
+        ds = FaceDataset(cfg.data)
+        step = max(1, len(ds) // cfg.val_size)
+        samples = [ds[i] for i in range(0, len(ds), step)][:cfg.val_size]
+    return tuple(torch.from_numpy(np.stack([s[k] for s in samples])) for k in ("image", "volume", "landmarks"))
+
+
+def mean_shape(train: TrainSet, n=128) -> torch.Tensor:
+    """The mean-shape baseline: the mean of n training targets, thresholded at 0.5."""
+    acc = torch.zeros(train.depth, train.size, train.size)
+    for i in range(min(n, len(train))):
+        acc += torch.from_numpy(train.raw(i, epoch=0)["volume"]).float()
+    return (acc / min(n, len(train)) > 0.5).to(torch.uint8)
+
+
+def normalize(images):
+    return images.float() / 127.5 - 1.0
+
+
+def heatmaps(landmarks, size, sigma=1.0):
+    """(B, 68, size, size) Gaussians (peak 1) at the landmarks' (x, y), given in the image's
+    pixels and drawn at the heatmaps' half resolution (heatmap pixel j covers image pixels 2j and
+    2j + 1, centre 2j + 0.5)."""
+    xy = (landmarks[..., :2] - 0.5) / 2
+    grid = torch.arange(size, dtype=landmarks.dtype, device=landmarks.device)
+    gx = torch.exp(-0.5 * ((grid[None, None, :] - xy[..., 0:1]) / sigma) ** 2)
+    gy = torch.exp(-0.5 * ((grid[None, None, :] - xy[..., 1:2]) / sigma) ** 2)
+    return gy[..., :, None] * gx[..., None, :]
+
+
+# ---- the loss -----------------------------------------------------------------------------------
+
+def volume_loss(logits, target, reference):
+    if reference:
+        return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+    # the gradient may take the logits' storage: they are an upsampling's output, needed by nothing
+    return sigmoid_bce(logits, target, inplace=logits.dtype == torch.float32 and logits.requires_grad)
+
+
+def loss_of(out, volumes, landmarks, reference):
+    loss = sum(volume_loss(v, volumes, reference) for v in out["volume"])
+    if out["landmarks"]:
+        target = heatmaps(landmarks.to(out["landmarks"][0].dtype), out["landmarks"][0].shape[-1])
+        for h in out["landmarks"]:
+            loss = loss + (F.binary_cross_entropy_with_logits(h.float(), target.float()) if reference
+                           else sigmoid_bce(h, target))
+    return loss
+
+
+# ---- checkpoints --------------------------------------------------------------------------------
+
+def save_checkpoint(path, state):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+# ---- the loop -----------------------------------------------------------------------------------
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume=False, progress=True):
+        self.cfg = cfg
+        self.progress = progress
+        self.out = Path(cfg.out or time.strftime("runs/%Y%m%d-%H%M%S"))
+        self.out.mkdir(parents=True, exist_ok=True)
+        dev = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(dev)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg.model, cfg.preset).to(self.device)
+        self.opt = torch.optim.RMSprop(self.model.parameters(), lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda e: 1.0 if e < cfg.lr_drop_epoch else cfg.lr_drop_factor)
+        self.train_set = TrainSet(cfg)
+        self.val = validation_set(cfg)
+        self.baseline = mean_shape(self.train_set)
+        self.epoch, self.step, self.batch_in_epoch, self.best_iou, self.history = 0, 0, 0, -1.0, []
+        self.stop_requested = False
+        self.on_step = None  # optional callable(trainer) after each step (tests, tools)
+        if resume:
+            self._restore(load_checkpoint(self.out / "last.pt"))
+        (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+
+    def _state(self):
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(), "epoch": self.epoch, "step": self.step,
+                "batch_in_epoch": self.batch_in_epoch, "best_iou": self.best_iou, "history": self.history,
+                "config": asdict(self.cfg), "model_name": self.cfg.model, "preset": self.cfg.preset}
+
+    def _restore(self, st):
+        saved = TrainConfig(**st["config"])
+        for f in ("model", "preset", "data", "epoch_size", "batch_size", "seed"):
+            if getattr(saved, f) != getattr(self.cfg, f):
+                raise ValueError(f"--resume: {self.out / 'last.pt'} was trained with {f}={getattr(saved, f)!r}, "
+                                 f"not {getattr(self.cfg, f)!r}")
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["optimizer"])
+        self.sched.load_state_dict(st["scheduler"])
+        self.epoch, self.step, self.batch_in_epoch = st["epoch"], st["step"], st["batch_in_epoch"]
+        self.best_iou, self.history = st["best_iou"], list(st["history"])
+
+    def request_stop(self, *_):
+        self.stop_requested = True
+
+    def _loader(self):
+        self.train_set.epoch = self.epoch
+        order = torch.randperm(len(self.train_set), generator=_generator(self.cfg.seed, 2, self.epoch))
+        batches = [order[i:i + self.cfg.batch_size].tolist() for i in range(0, len(order), self.cfg.batch_size)]
+        return torch.utils.data.DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
+                                           num_workers=self.cfg.workers, persistent_workers=False)
+
+    @torch.no_grad()
+    def validate(self):
+        self.model.eval()
+        images, volumes, landmarks = self.val
+        losses, ious, base = [], [], []
+        for i in range(0, len(images), self.cfg.batch_size):
+            img = normalize(images[i:i + self.cfg.batch_size].to(self.device))
+            vol = volumes[i:i + self.cfg.batch_size].to(self.device)
+            out = self.model(img)
+            losses.append(loss_of(out, vol, landmarks[i:i + self.cfg.batch_size].to(self.device),
+                                  reference=True).item() * len(img))
+            pred = out["volume"][-1] > 0  # sigmoid > 0.5
+            for p, g in zip(pred.cpu().numpy(), vol.cpu().numpy()):
+                ious.append(metrics.iou(p, g))
+                base.append(metrics.iou(self.baseline.numpy(), g))
+        self.model.train()
+        return sum(losses) / len(images), float(np.mean(ious)), float(np.mean(base))
+
+    def fit(self):
+        from tqdm import tqdm
+
+        previous = signal.signal(signal.SIGINT, self.request_stop)
+        try:
+            while self.epoch < self.cfg.epochs:
+                loss_sum, seen, t0 = 0.0, 0, time.perf_counter()
+                loader = self._loader()
+                bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", disable=not self.progress,
+                           initial=self.batch_in_epoch, total=self.batch_in_epoch + len(loader), unit="batch")
+                for images, volumes, landmarks in bar:
+                    images, volumes = normalize(images.to(self.device)), volumes.to(self.device)
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                        out = self.model(images)
+                    loss = loss_of(out, volumes, landmarks.to(self.device), self.cfg.reference)
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.opt.step()
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    self.last_loss = loss.item()
+                    loss_sum += self.last_loss * len(images)
+                    seen += len(images)
+                    bar.set_postfix(loss=f"{self.last_loss:.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
+                    if self.on_step is not None:
+                        self.on_step(self)
+                    if self.stop_requested:
+                        save_checkpoint(self.out / "last.pt", self._state())
+                        print(f"\ninterrupted: saved {self.out / 'last.pt'} at epoch {self.epoch + 1}, "
+                              f"batch {self.batch_in_epoch}; continue with --resume")
+                        return self.history
+                self._end_epoch(loss_sum / max(seen, 1), seen / (time.perf_counter() - t0))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return self.history
+
+    def _end_epoch(self, train_loss, samples_per_s):
+        val_loss, val_iou, base_iou = self.validate()
+        lr = self.opt.param_groups[0]["lr"]
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.sched.step()
+        row = dict(epoch=self.epoch, step=self.step, lr=lr, train_loss=train_loss, val_loss=val_loss, val_iou=val_iou,
+                   baseline_iou=base_iou, samples_per_s=samples_per_s)
+        self.history.append(row)
+        if val_iou > self.best_iou:
+            self.best_iou = val_iou
+            save_checkpoint(self.out / "best.pt", self._state())
+        save_checkpoint(self.out / "last.pt", self._state())
+        self._write_logs()
+        if self.progress:
+            print(f"epoch {self.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val IoU {val_iou:.3f} "
+                  f"(mean-shape baseline {base_iou:.3f}), {samples_per_s:.1f} samples/s")
+
+    def _write_logs(self):
+        with open(self.out / "log.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            w.writeheader()
+            for row in self.history:
+                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        from .plot import plot_lines
+
+        ep = [r["epoch"] for r in self.history]
+        plot_lines(self.out / "loss.png", {"train loss": (ep, [r["train_loss"] for r in self.history]),
+                                          "val loss": (ep, [r["val_loss"] for r in self.history])})
+
+
+def config_from_args(args) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
