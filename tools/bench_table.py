@@ -59,7 +59,8 @@ def main(path):
             e = rows[0]["extra_info"]
             print(f"\n### {group}: {'x'.join(map(str, e.get('shape', [])))}; {e.get('note', '')}\n")
             extra_cols = ["input", "GB/s", "peak extra MB"]
-        print(f"| implementation | threads | median ms | min ms | vs {base_name} (median) | {' | '.join(extra_cols)} |")
+        versus = f"vs {base_name} (median)" if base_name else "ratio"
+        print(f"| implementation | threads | median ms | min ms | {versus} | {' | '.join(extra_cols)} |")
         print("|---|---|---:|---:|---|" + "---:|" * len(extra_cols))
         for b in rows:
             e, ms = b["extra_info"], b["stats"]["median"] * 1e3
@@ -67,8 +68,8 @@ def main(path):
                 name, extra = mc_cells(e)
             else:
                 name = e.get("impl", b["name"])
-                extra = [e.get("target_dtype", ""), f"{e['bytes_moved'] / b['stats']['median'] / 1e9:.1f}",
-                         e.get("peak_extra_MB", "")]
+                gbps = f"{e['bytes_moved'] / b['stats']['median'] / 1e9:.1f}" if e.get("bytes_moved") else ""
+                extra = [e.get("target_dtype", ""), gbps, e.get("peak_extra_MB", "")]
             cells = [name, e.get("threads", ""), f"{ms:.2f}", f"{b['stats']['min'] * 1e3:.2f}", ratio(ms, base), *extra]
             print("| " + " | ".join(map(str, cells)) + " |")
 
