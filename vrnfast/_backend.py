@@ -164,6 +164,17 @@ def check_spacing(spacing, name: str = "spacing") -> tuple[float, float, float]:
     return vals
 
 
+def check_shape3(shape, name: str) -> tuple[int, int, int]:
+    """A (D, H, W) shape of 3 positive ints."""
+    try:
+        dims = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be 3 positive ints (D, H, W), got {shape!r}") from None
+    if len(dims) != 3 or min(dims) < 1:
+        raise ValueError(f"{name} must be 3 positive ints (D, H, W), got {shape!r}")
+    return dims
+
+
 # ---- raw buffers --------------------------------------------------------------------------------
 
 @dataclass

@@ -24,12 +24,7 @@ def voxelize(verts, faces, shape=(200, 192, 192)):
         raise ValueError(f"verts must have shape (V, 3), got {v.shape}")
     if f.ndim != 2 or f.shape[1] != 3 or f.dtype.kind not in "iu":
         raise ValueError(f"faces must be an integer array of shape (F, 3), got {f.dtype} {f.shape}")
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"shape must be 3 positive ints (D, H, W), got {shape!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"shape must be 3 positive ints (D, H, W), got {shape!r}")
+    shape = B.check_shape3(shape, "shape")
     f = np.ascontiguousarray(f, dtype=np.int64)
     out = np.empty(shape, dtype=np.uint8)
     bad = B.cpu_ext().voxelize(v.__array_interface__["data"][0], len(v), f.__array_interface__["data"][0], len(f),

@@ -110,15 +110,7 @@ def _batched(x, name, ndim):
 
 
 def _out_shape(out_shape, default):
-    if out_shape is None:
-        return tuple(int(s) for s in default)
-    try:
-        shape = tuple(int(s) for s in out_shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"out_shape must be 3 positive ints (D, H, W), got {out_shape!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"out_shape must be 3 positive ints (D, H, W), got {out_shape!r}")
-    return shape
+    return tuple(int(s) for s in default) if out_shape is None else B.check_shape3(out_shape, "out_shape")
 
 
 def _matrices(matrix, x, rows_cols, name):
