@@ -134,3 +134,21 @@ def test_ctrl_c_saves_and_exits(tmp_path):
     assert proc.wait(timeout=30) == 130
     ck = load_checkpoint(out / "last.pt")
     assert ck["step"] > 0
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run(tmp_path):
+    """torchrun with 2 CPU processes (gloo): DistributedDataParallel, rank 0 alone writes the run."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "vrnfast", "train", "--out", str(out), "--epochs", "2", "--epoch-size", "32",
+                           "--workers", "0"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("training vrn") == 1 and "x 2 processes" in proc.stdout
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [int(r["step"]) for r in rows] == [2, 4]  # 4 batches of 8 per epoch, shared by 2 ranks
+    assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["epoch"] == 2 and not any(k.startswith("module.") for k in ck["model"])  # unwrapped weights

@@ -32,12 +32,14 @@ def _cmd_train(args):
         trainer = Trainer(cfg, resume=args.resume)
     except ValueError as e:
         sys.exit(f"vrnfast train: {e}")
-    print(f"training {cfg.model} ({cfg.preset}) on {cfg.data} -> {trainer.out} on {trainer.device}"
-          f"{' with plain PyTorch ops (--reference)' if cfg.reference else ''}")
+    if trainer.rank == 0:
+        ranks = f" x {trainer.world} processes" if trainer.world > 1 else ""
+        print(f"training {cfg.model} ({cfg.preset}) on {cfg.data} -> {trainer.out} on {trainer.device}{ranks}"
+              f"{' with plain PyTorch ops (--reference)' if cfg.reference else ''}")
     history = trainer.fit()
     if trainer.stop_requested:
         sys.exit(130)
-    if history:
+    if history and trainer.rank == 0:
         last = history[-1]
         print(f"done: val IoU {last['val_iou']:.3f} against the mean-shape baseline's {last['baseline_iou']:.3f}; "
               f"checkpoints in {trainer.out}")

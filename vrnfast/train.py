@@ -7,6 +7,10 @@ in plain PyTorch with --reference. Every sample and its augmentation derive from
 index), so results do not depend on the number of workers and a resumed run continues bit for bit.
 OUT holds last.pt / best.pt (atomic, loadable with weights_only=True), config.json, log.csv (one
 row per epoch) and loss.png. Ctrl-C saves last.pt where the run stands, then exits.
+
+Several processes: `torchrun --standalone --nproc_per_node N -m vrnfast train --out DIR ...` runs
+DistributedDataParallel (NCCL on GPUs, gloo on the CPU); rank r takes every N-th batch of the same
+order, and rank 0 alone validates and writes the logs and checkpoints.
 """
 from __future__ import annotations
 
@@ -186,16 +190,38 @@ def load_checkpoint(path):
 
 # ---- the loop -----------------------------------------------------------------------------------
 
+def _distributed():
+    """(rank, world size) under torchrun (WORLD_SIZE > 1), joining the process group; else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume=False, progress=True):
         self.cfg = cfg
-        self.progress = progress
+        self.rank, self.world = _distributed()
+        self.progress = progress and self.rank == 0
         self.out = Path(cfg.out or time.strftime("runs/%Y%m%d-%H%M%S"))
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.world > 1 and cfg.out is None:
+            raise ValueError("multi-process training needs --out DIR (every rank must write to one run)")
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
         dev = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        if dev == "cuda" and self.world > 1:
+            dev = f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
         self.device = torch.device(dev)
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg.model, cfg.preset).to(self.device)
+        torch.manual_seed(cfg.seed)  # every rank builds the same initial model
+        self.module = build_model(cfg.model, cfg.preset).to(self.device)
+        self.model = self.module
+        if self.world > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.opt = torch.optim.RMSprop(self.model.parameters(), lr=cfg.lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda e: 1.0 if e < cfg.lr_drop_epoch else cfg.lr_drop_factor)
@@ -207,10 +233,11 @@ class Trainer:
         self.on_step = None  # optional callable(trainer) after each step (tests, tools)
         if resume:
             self._restore(load_checkpoint(self.out / "last.pt"))
-        (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        if self.rank == 0:
+            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
 
     def _state(self):
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+        return {"model": self.module.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "epoch": self.epoch, "step": self.step,
                 "batch_in_epoch": self.batch_in_epoch, "best_iou": self.best_iou, "history": self.history,
                 "config": asdict(self.cfg), "model_name": self.cfg.model, "preset": self.cfg.preset}
@@ -221,7 +248,7 @@ class Trainer:
             if getattr(saved, f) != getattr(self.cfg, f):
                 raise ValueError(f"--resume: {self.out / 'last.pt'} was trained with {f}={getattr(saved, f)!r}, "
                                  f"not {getattr(self.cfg, f)!r}")
-        self.model.load_state_dict(st["model"])
+        self.module.load_state_dict(st["model"])
         self.opt.load_state_dict(st["optimizer"])
         self.sched.load_state_dict(st["scheduler"])
         self.epoch, self.step, self.batch_in_epoch = st["epoch"], st["step"], st["batch_in_epoch"]
@@ -234,25 +261,29 @@ class Trainer:
         self.train_set.epoch = self.epoch
         order = torch.randperm(len(self.train_set), generator=_generator(self.cfg.seed, 2, self.epoch))
         batches = [order[i:i + self.cfg.batch_size].tolist() for i in range(0, len(order), self.cfg.batch_size)]
-        return torch.utils.data.DataLoader(self.train_set, batch_sampler=batches[self.batch_in_epoch:],
+        # with several processes, rank r takes every world-th batch (whole steps only: ranks must agree)
+        steps = len(batches) // self.world
+        mine = [batches[k * self.world + self.rank] for k in range(steps)]
+        return torch.utils.data.DataLoader(self.train_set, batch_sampler=mine[self.batch_in_epoch:],
                                            num_workers=self.cfg.workers, persistent_workers=False)
 
     @torch.no_grad()
     def validate(self):
-        self.model.eval()
+        model = self.module  # unwrapped: rank 0 validates alone
+        model.eval()
         images, volumes, landmarks = self.val
         losses, ious, base = [], [], []
         for i in range(0, len(images), self.cfg.batch_size):
             img = normalize(images[i:i + self.cfg.batch_size].to(self.device))
             vol = volumes[i:i + self.cfg.batch_size].to(self.device)
-            out = self.model(img)
+            out = model(img)
             losses.append(loss_of(out, vol, landmarks[i:i + self.cfg.batch_size].to(self.device),
                                   reference=True).item() * len(img))
             pred = out["volume"][-1] > 0  # sigmoid > 0.5
             for p, g in zip(pred.cpu().numpy(), vol.cpu().numpy()):
                 ious.append(metrics.iou(p, g))
                 base.append(metrics.iou(self.baseline.numpy(), g))
-        self.model.train()
+        model.train()
         return sum(losses) / len(images), float(np.mean(ious)), float(np.mean(base))
 
     def fit(self):
@@ -281,8 +312,10 @@ class Trainer:
                     bar.set_postfix(loss=f"{self.last_loss:.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
                     if self.on_step is not None:
                         self.on_step(self)
-                    if self.stop_requested:
-                        save_checkpoint(self.out / "last.pt", self._state())
+                    if self._stop_everywhere():
+                        if self.rank == 0:
+                            save_checkpoint(self.out / "last.pt", self._state())
+                        self._barrier()
                         print(f"\ninterrupted: saved {self.out / 'last.pt'} at epoch {self.epoch + 1}, "
                               f"batch {self.batch_in_epoch}; continue with --resume")
                         return self.history
@@ -291,7 +324,30 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
         return self.history
 
+    def _barrier(self):
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def _stop_everywhere(self):
+        """A stop requested on any rank (Ctrl-C reaches them all, maybe not in the same step)."""
+        if self.world == 1:
+            return self.stop_requested
+        flag = torch.tensor([1.0 if self.stop_requested else 0.0], device=self.device)
+        torch.distributed.all_reduce(flag)
+        self.stop_requested = bool(flag.item())
+        return self.stop_requested
+
     def _end_epoch(self, train_loss, samples_per_s):
+        if self.world > 1:  # the mean over ranks, as everyone trained on its own batches
+            stats = torch.tensor([train_loss, samples_per_s], device=self.device, dtype=torch.float64)
+            torch.distributed.all_reduce(stats)
+            train_loss, samples_per_s = stats[0].item() / self.world, stats[1].item()
+        if self.rank != 0:
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            self.sched.step()
+            self._barrier()
+            return
         val_loss, val_iou, base_iou = self.validate()
         lr = self.opt.param_groups[0]["lr"]
         self.epoch += 1
@@ -305,6 +361,7 @@ class Trainer:
             save_checkpoint(self.out / "best.pt", self._state())
         save_checkpoint(self.out / "last.pt", self._state())
         self._write_logs()
+        self._barrier()
         if self.progress:
             print(f"epoch {self.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val IoU {val_iou:.3f} "
                   f"(mean-shape baseline {base_iou:.3f}), {samples_per_s:.1f} samples/s")
