@@ -32,6 +32,16 @@ def _nearest_index(c, n):
 
 
 @triton.jit
+def _lerp_axis(c, n):
+    """Linear interpolation along one axis (warp::lerp_axis in csrc/warp/warp_map.h): the lower
+    corner's index, the weight of the upper one, and whether any corner can count (far-out and NaN
+    coordinates give none)."""
+    f = tl.floor(c)
+    near = (f >= -1.0) & (f <= n - 1)
+    return tl.where(near, f, 0.0).to(tl.int64), (c - f).to(tl.float32), near
+
+
+@triton.jit
 def _warp_volume_kernel(src, dst, mat, D, H, W, s_b, s_d, s_h, s_w, oD, oH, oW,
                         TRILINEAR: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
@@ -49,17 +59,10 @@ def _warp_volume_kernel(src, dst, mat, D, H, W, s_b, s_d, s_h, s_w, oD, oH, oW,
     zs = _map_row(m, wf, hf, df, 2)
     base = src + b * s_b
     if TRILINEAR:
-        fx = tl.floor(xs)
-        fy = tl.floor(ys)
-        fz = tl.floor(zs)
-        tx = (xs - fx).to(tl.float32)
-        ty = (ys - fy).to(tl.float32)
-        tz = (zs - fz).to(tl.float32)
-        # far-out (or NaN) coordinates: no corner counts
-        near = (fx >= -1.0) & (fx <= W - 1) & (fy >= -1.0) & (fy <= H - 1) & (fz >= -1.0) & (fz <= D - 1)
-        ix = tl.where(near, fx, 0.0).to(tl.int64)
-        iy = tl.where(near, fy, 0.0).to(tl.int64)
-        iz = tl.where(near, fz, 0.0).to(tl.int64)
+        ix, tx, nx = _lerp_axis(xs, W)
+        iy, ty, ny = _lerp_axis(ys, H)
+        iz, tz, nz = _lerp_axis(zs, D)
+        near = nx & ny & nz
         acc = tl.zeros([BLOCK], dtype=tl.float32)
         for cz in tl.static_range(2):
             for cy in tl.static_range(2):
@@ -97,13 +100,9 @@ def _warp_image_kernel(src, dst, mat, scale, C, H, W, s_b, s_c, s_h, s_w,
     hf = h.to(tl.float64)
     xs = _map_row(m, wf, hf, 0.0, 0)
     ys = _map_row(m, wf, hf, 0.0, 1)
-    fx = tl.floor(xs)
-    fy = tl.floor(ys)
-    tx = (xs - fx).to(tl.float32)
-    ty = (ys - fy).to(tl.float32)
-    near = (fx >= -1.0) & (fx <= W - 1) & (fy >= -1.0) & (fy <= H - 1)
-    ix = tl.where(near, fx, 0.0).to(tl.int64)
-    iy = tl.where(near, fy, 0.0).to(tl.int64)
+    ix, tx, nx = _lerp_axis(xs, W)
+    iy, ty, ny = _lerp_axis(ys, H)
+    near = nx & ny
     base = src + b * s_b + c * s_c
     acc = tl.zeros([BLOCK], dtype=tl.float32)
     for cy in tl.static_range(2):
