@@ -13,7 +13,7 @@ from vrnfast.data import random_smooth, sphere, torus
 
 from conftest import requires_cuda
 from mesh_checks import (assert_closed_and_oriented, assert_same_vertex_set, assert_valid_faces,
-                         crossed_edges, face_normals, signed_volume, sorted_rows)
+                         crossed_edges, face_normals, signed_volume)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -308,8 +308,6 @@ def test_output_order_is_rows_then_edges():
     for z in range(6):
         for y in range(7):
             for axis in (2, 1, 0):
-                n = vol.shape[axis]
-                idx = [z, y]
                 if (axis == 1 and y + 1 >= 7) or (axis == 0 and z + 1 >= 6):
                     continue
                 for x in range(40 - (axis == 2)):
@@ -321,7 +319,6 @@ def test_output_order_is_rows_then_edges():
                         pos = p.astype(np.float64)
                         pos[axis] += (0.0 - a) / (b - a)
                         expect.append(pos)
-                del n, idx
     np.testing.assert_allclose(verts, np.array(expect), atol=1e-5)
 
 

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from vrnfast import metrics
 from vrnfast.cli import main
-from vrnfast.train import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint, normalize
+from vrnfast.train import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint
 
 
 def config(tmp_path, name="run", **kw):

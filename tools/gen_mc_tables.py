@@ -19,7 +19,6 @@ could be drawn by the neighbouring cell too, giving an edge with four triangles)
 
 Run: python tools/gen_mc_tables.py [--check]
 """
-import itertools
 import pathlib
 import sys
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import signal
 import time
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 from . import metrics
 from .augmentation import AugmentParams, _one_thread_per_worker, augment
 from .data import FaceDataset, synthetic_sample
-from .models import NUM_LANDMARKS, PRESETS, build_model
+from .models import PRESETS, build_model
 from .ops.sigmoid_bce import sigmoid_bce
 
 LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "val_loss", "val_iou", "baseline_iou", "samples_per_s"]
