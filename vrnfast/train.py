@@ -226,7 +226,8 @@ class Trainer:
             self.opt, lambda e: 1.0 if e < cfg.lr_drop_epoch else cfg.lr_drop_factor)
         self.train_set = TrainSet(cfg)
         self.val = validation_set(cfg)
-        self.baseline = mean_shape(self.train_set)
+        baseline = mean_shape(self.train_set).numpy()
+        self.baseline_iou = float(np.mean([metrics.iou(baseline, g) for g in self.val[1].numpy()]))
         self.epoch, self.step, self.batch_in_epoch, self.best_iou, self.history = 0, 0, 0, -1.0, []
         self.stop_requested = False
         self.on_step = None  # optional callable(trainer) after each step (tests, tools)
@@ -271,7 +272,7 @@ class Trainer:
         model = self.module  # unwrapped: rank 0 validates alone
         model.eval()
         images, volumes, landmarks = self.val
-        losses, ious, base = [], [], []
+        losses, ious = [], []
         for i in range(0, len(images), self.cfg.batch_size):
             img = normalize(images[i:i + self.cfg.batch_size].to(self.device))
             vol = volumes[i:i + self.cfg.batch_size].to(self.device)
@@ -279,11 +280,9 @@ class Trainer:
             losses.append(loss_of(out, vol, landmarks[i:i + self.cfg.batch_size].to(self.device),
                                   reference=True).item() * len(img))
             pred = out["volume"][-1] > 0  # sigmoid > 0.5
-            for p, g in zip(pred.cpu().numpy(), vol.cpu().numpy()):
-                ious.append(metrics.iou(p, g))
-                base.append(metrics.iou(self.baseline.numpy(), g))
+            ious += [metrics.iou(p, g) for p, g in zip(pred.cpu().numpy(), vol.cpu().numpy())]
         model.train()
-        return sum(losses) / len(images), float(np.mean(ious)), float(np.mean(base))
+        return sum(losses) / len(images), float(np.mean(ious))
 
     def fit(self):
         from tqdm import tqdm
@@ -341,29 +340,24 @@ class Trainer:
             stats = torch.tensor([train_loss, samples_per_s], device=self.device, dtype=torch.float64)
             torch.distributed.all_reduce(stats)
             train_loss, samples_per_s = stats[0].item() / self.world, stats[1].item()
-        if self.rank != 0:
-            self.epoch += 1
-            self.batch_in_epoch = 0
-            self.sched.step()
-            self._barrier()
-            return
-        val_loss, val_iou, base_iou = self.validate()
         lr = self.opt.param_groups[0]["lr"]
         self.epoch += 1
         self.batch_in_epoch = 0
         self.sched.step()
-        row = dict(epoch=self.epoch, step=self.step, lr=lr, train_loss=train_loss, val_loss=val_loss, val_iou=val_iou,
-                   baseline_iou=base_iou, samples_per_s=samples_per_s)
-        self.history.append(row)
-        if val_iou > self.best_iou:
-            self.best_iou = val_iou
-            save_checkpoint(self.out / "best.pt", self._state())
-        save_checkpoint(self.out / "last.pt", self._state())
-        self._write_logs()
+        if self.rank == 0:  # rank 0 alone validates and writes; the others wait for it
+            val_loss, val_iou = self.validate()
+            self.history.append(dict(epoch=self.epoch, step=self.step, lr=lr, train_loss=train_loss,
+                                     val_loss=val_loss, val_iou=val_iou, baseline_iou=self.baseline_iou,
+                                     samples_per_s=samples_per_s))
+            if val_iou > self.best_iou:
+                self.best_iou = val_iou
+                save_checkpoint(self.out / "best.pt", self._state())
+            save_checkpoint(self.out / "last.pt", self._state())
+            self._write_logs()
+            if self.progress:
+                print(f"epoch {self.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val IoU "
+                      f"{val_iou:.3f} (mean-shape baseline {self.baseline_iou:.3f}), {samples_per_s:.1f} samples/s")
         self._barrier()
-        if self.progress:
-            print(f"epoch {self.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val IoU {val_iou:.3f} "
-                  f"(mean-shape baseline {base_iou:.3f}), {samples_per_s:.1f} samples/s")
 
     def _write_logs(self):
         with open(self.out / "log.csv", "w", newline="") as f:
