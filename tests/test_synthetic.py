@@ -66,6 +66,43 @@ def test_frontal_nose_tip_is_the_front_surface():
     assert z < s["landmarks"][36, 2] and z < s["landmarks"][45, 2]
 
 
+def test_landmarks_have_ibug_semantics_under_any_yaw():
+    """iBUG numbers the subject's right side first: image left to right on a frontal face; under
+    yaw the side turned toward the camera is the nearer (smaller depth)."""
+    seen = set()
+    for i in range(60):
+        s = synthetic_sample(i, seed=7, size=64, depth=64)
+        yaw, pitch, roll = s["params"].angles
+        lm = s["landmarks"]
+        if abs(roll) < 20 and abs(yaw) < 40:  # left-to-right order in the image
+            assert lm[36, 0] < lm[39, 0] < lm[42, 0] < lm[45, 0]  # eye corners
+            assert lm[48, 0] < lm[51, 0] < lm[54, 0]
+            if abs(roll) < 10:  # the jaw runs far below the centre of roll
+                assert lm[0, 0] < lm[8, 0] < lm[16, 0]
+            seen.add("0")
+        if abs(roll) < 20 and abs(pitch) < 20:  # brows above eyes above nose tip above mouth above chin
+            assert lm[19, 1] < lm[37, 1] < lm[33, 1] < lm[62, 1] < lm[8, 1]
+        if yaw > 30:  # turned to show its left side: the left eye's corner is nearer the camera
+            assert lm[45, 2] < lm[36, 2] and lm[16, 2] < lm[0, 2]
+            seen.add("+")
+        elif yaw < -30:
+            assert lm[36, 2] < lm[45, 2] and lm[0, 2] < lm[16, 2]
+            seen.add("-")
+    assert seen == {"0", "+", "-"}
+
+
+def test_landmarks_mirror_with_the_ibug_map():
+    """Landmark i of a face is the mirror image of landmark IBUG68_MIRROR[i] (head frame: theta
+    negated, phi kept), the map that flip augmentation applies."""
+    from vrnfast.augmentation import IBUG68_MIRROR
+    from vrnfast.data.synthetic import landmark_angles, sample_params
+
+    for k in range(5):
+        a = landmark_angles(sample_params(np.random.default_rng([3, k])))
+        np.testing.assert_allclose(a[list(IBUG68_MIRROR), 0], -a[:, 0], atol=1e-12)
+        np.testing.assert_allclose(a[list(IBUG68_MIRROR), 1], a[:, 1], atol=1e-12)
+
+
 def read_png(path):
     data = open(path, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

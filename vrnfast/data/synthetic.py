@@ -95,9 +95,9 @@ def landmark_angles(p: FaceParams) -> np.ndarray:
     pts += [(t, -0.12 + (0.02 if abs(t) > 0.1 else 0.0)) for t in (-0.12, -0.06, 0.0, 0.06, 0.12)]  # nostrils
     # eyes, image left to right: outer corner, two upper lid points, inner corner, two lower lid points
     ring = [(-0.09, 0.0), (-0.04, 0.03), (0.03, 0.03), (0.08, 0.0), (0.03, -0.03), (-0.04, -0.03)]
-    pts += [(-et + dt, ep + dp) for dt, dp in ring]
-    pts += [(et + -dt, ep + dp) for dt, dp in [(-0.08, 0.0), (-0.03, 0.03), (0.04, 0.03), (0.09, 0.0),
-                                                 (0.04, -0.03), (-0.03, -0.03)]]
+    pts += [(-et + dt, ep + dp) for dt, dp in ring]  # subject's right eye: outer corner (36) first
+    # subject's left eye: inner corner (42) first, the mirror image of the right eye (IBUG68_MIRROR)
+    pts += [(et - dt, ep + dp) for dt, dp in (ring[k] for k in (3, 2, 1, 0, 5, 4))]
     gap = 0.015 + 0.06 * p.mouth_open
     outer = [(-0.2, 0.0), (-0.12, 0.03), (-0.05, 0.045), (0.0, 0.04), (0.05, 0.045), (0.12, 0.03), (0.2, 0.0),
              (0.12, -0.03 - gap), (0.05, -0.045 - gap), (0.0, -0.05 - gap), (-0.05, -0.045 - gap), (-0.12, -0.03 - gap)]
