@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vrnfast.train import TrainConfig, Trainer, loss_of, normalize
+from vrnfast.train import TrainConfig, Trainer
 
 from conftest import SMALL
 
@@ -25,17 +25,11 @@ def _trainer(tmp_path, device, preset, batch, reference):
 @pytest.mark.parametrize("impl", ["vrnfast", "reference"])
 def test_training_step(benchmark, tmp_path, device, preset, batch, impl):
     t = _trainer(tmp_path, device, preset, batch, impl == "reference")
-    images, volumes, landmarks = (torch.stack(x) for x in zip(*[t.train_set[i] for i in range(batch)]))
-    images, volumes, landmarks = normalize(images.to(t.device)), volumes.to(t.device), landmarks.to(t.device)
+    batch_cpu = torch.utils.data.default_collate([t.train_set[i] for i in range(batch)])
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
-    def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-            out = t.model(images)
-        loss = loss_of(out, volumes, landmarks, t.cfg.reference)
-        t.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        t.opt.step()
+    def step():  # augmentation on the device (CUDA) or in the workers (CPU: here, before timing)
+        loss = t.train_step(*t.to_device(*batch_cpu))
         sync()
         return loss.item()
 
@@ -54,6 +48,6 @@ def test_data_pipeline(benchmark, tmp_path):
     benchmark.group = "train data pipeline tiny cpu"
     benchmark.extra_info.update(impl="synthesis + augmentation", shape=[1, 3, 64, 64], device="cpu",
                                 target_dtype="uint8", bytes_moved=0, note="one sample, one core")
-    image, volume, _ = benchmark.pedantic(lambda: t.train_set[next(counter) % len(t.train_set)],
+    image, volume, _, _ = benchmark.pedantic(lambda: t.train_set[next(counter) % len(t.train_set)],
                                           rounds=5 if SMALL else 40, warmup_rounds=1)
     assert image.shape == (3, 64, 64) and volume.dtype == torch.uint8

@@ -100,6 +100,53 @@ def test_fused_and_reference_losses_agree(tmp_path):
     assert losses[False] == pytest.approx(losses[True], rel=1e-5)
 
 
+def test_augmentation_on_the_device_equals_augmentation_in_workers(tmp_path):
+    """augment_on="device" hands raw samples and their parameters to the loop, which augments the
+    batch after the transfer (Triton on CUDA, C++ here): the same training either way."""
+    a = quiet(config(tmp_path, "a", epochs=1, augment_on="workers"))
+    a.fit()
+    b = quiet(config(tmp_path, "b", epochs=1, augment_on="device"))
+    assert b.augment_on == "device" and b.train_set[0][3]  # raw sample + its parameters
+    b.fit()
+    assert same_weights(a, b)
+
+
+def test_device_batch_augmented_by_triton_equals_cpp(tmp_path):
+    """The CUDA path's device augmentation (Triton, interpreted here) on a collated batch."""
+    t = quiet(config(tmp_path, batch_size=2, augment_on="device"))
+    batch = torch.utils.data.default_collate([t.train_set[i] for i in range(2)])
+    cpp = t.to_device(*batch)
+    t.train_set.backend = "triton"
+    triton = t.to_device(*batch)
+    # Triton maps coordinates in float32, C++ in float64: a few ties round the other way
+    assert (cpp[0] - triton[0]).abs().max() <= 1 / 127.5 + 1e-6  # one uint8 level, normalised
+    assert (cpp[1] != triton[1]).float().mean() < 1e-3 and cpp[1].dtype == triton[1].dtype == torch.uint8
+    assert torch.equal(cpp[2], triton[2])
+
+
+def test_reference_augmentation_matches_the_fused_one(tmp_path):
+    """--reference augments with grid_sample: the same samples up to rounding at exact ties."""
+    fused = quiet(config(tmp_path, "f")).train_set
+    ref = quiet(config(tmp_path, "r", reference=True)).train_set
+    assert ref.backend == "reference"
+    for i in range(4):
+        (fi, fv, fl, _), (ri, rv, rl, _) = fused[i], ref[i]
+        assert (fv != rv).float().mean() < 1e-3
+        assert (fi.int() - ri.int()).abs().max() <= 1
+        assert torch.equal(fl, rl)
+
+
+def test_bf16_autocast_trains(tmp_path):
+    """--amp bf16 (the CUDA default) runs the network in bfloat16; the fused loss takes bf16 logits."""
+    losses = {}
+    for amp in ("off", "bf16"):
+        t = quiet(config(tmp_path, amp, epochs=1, amp=amp))
+        t.on_step = lambda tr: tr.request_stop()
+        t.fit()
+        losses[amp] = t.last_loss
+    assert t.amp and losses["bf16"] == pytest.approx(losses["off"], rel=2e-2)
+
+
 @pytest.mark.parametrize("model", ["guided", "multitask"])
 def test_landmark_models_train(tmp_path, model):
     t = quiet(config(tmp_path, epochs=1, model=model))
@@ -115,6 +162,15 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(SystemExit, match="epochs must be >= 1"):
         main(["train", "--epochs", "0", "--out", str(tmp_path / "x")])
     quiet(config(tmp_path, "c", epochs=1)).fit()
+    with pytest.raises(ValueError, match="augment_on must be one of"):
+        config(tmp_path, augment_on="gpu")
+    with pytest.raises(ValueError, match="amp must be one of"):
+        config(tmp_path, amp="fp8")
+    with pytest.raises(ValueError, match="device must be cpu, cuda or cuda:N"):
+        quiet(config(tmp_path, device="tpu!"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available here"):
+            quiet(config(tmp_path, device="cuda"))
     with pytest.raises(ValueError, match="trained with batch_size=8"):
         quiet(config(tmp_path, "c", epochs=2, batch_size=4), resume=True)
 

@@ -34,8 +34,10 @@ def _cmd_train(args):
         sys.exit(f"vrnfast train: {e}")
     if trainer.rank == 0:
         ranks = f" x {trainer.world} processes" if trainer.world > 1 else ""
+        how = [f"augmentation on the {'device' if trainer.augment_on == 'device' else 'DataLoader workers'}"
+               if cfg.augment else "no augmentation"] + ["bf16 autocast"] * trainer.amp
         print(f"training {cfg.model} ({cfg.preset}) on {cfg.data} -> {trainer.out} on {trainer.device}{ranks}"
-              f"{' with plain PyTorch ops (--reference)' if cfg.reference else ''}")
+              f"{' with plain PyTorch ops (--reference)' if cfg.reference else ''} ({', '.join(how)})")
     history = trainer.fit()
     if trainer.stop_requested:
         sys.exit(130)
@@ -143,8 +145,15 @@ def build_parser():
     t.add_argument("--seed", type=int)
     t.add_argument("--workers", type=int, help="DataLoader workers (default 1)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
-    t.add_argument("--reference", action="store_true", help="plain PyTorch loss, to compare with the fused ops")
+    t.add_argument("--reference", action="store_true",
+                   help="plain PyTorch loss and augmentation (grid_sample), to compare with the fused ops")
     t.add_argument("--no-augment", dest="augment", action="store_false", help="train without augmentation")
+    t.add_argument("--augment-on", dest="augment_on", choices=["auto", "workers", "device"],
+                   help="where augmentation runs: C++ in the DataLoader workers, or on the training device after "
+                        "the transfer (Triton on CUDA); default: device on CUDA, workers on the CPU")
+    t.add_argument("--amp", choices=["auto", "bf16", "off"],
+                   help="bf16 autocast of the network (default: on for CUDA, off on the CPU)")
+    t.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, help="epoch after which lr is divided by 10")
     t.set_defaults(fn=_cmd_train)
 

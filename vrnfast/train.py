@@ -62,6 +62,9 @@ class TrainConfig:
     val_size: int = 64
     reference: bool = False
     augment: bool = True
+    augment_on: str = "auto"          # "workers" (C++ in the DataLoader) | "device" (after transfer); auto:
+    #                                   device on CUDA (Triton), workers on the CPU
+    amp: str = "auto"                 # "bf16" | "off"; auto: bf16 autocast on CUDA, off on the CPU
     device: str = "auto"
 
     def __post_init__(self):
@@ -75,6 +78,9 @@ class TrainConfig:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        for key, choices in (("augment_on", ("auto", "workers", "device")), ("amp", ("auto", "bf16", "off"))):
+            if getattr(self, key) not in choices:
+                raise ValueError(f"{key} must be one of {choices}, got {getattr(self, key)!r}")
 
 
 # ---- data ---------------------------------------------------------------------------------------
@@ -86,10 +92,11 @@ def _generator(*keys):
 
 class TrainSet(torch.utils.data.Dataset):
     """Sample i of epoch e: synthetic face e * epoch_size + i (or item i of a dataset directory),
-    augmented with parameters drawn from (seed, e, i). Augmentation runs here, on the CPU, so it
-    runs in the DataLoader's workers."""
+    with augmentation parameters drawn from (seed, e, i). Item: (image, volume, landmarks, params).
+    With augment_on="workers" the sample comes augmented (on the CPU, in the DataLoader's workers)
+    and params is {}; with "device" it comes raw with its parameters, for augment() after transfer."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, augment_on="workers", backend="auto"):
         p = PRESETS[cfg.preset]
         self.size, self.depth, self.seed = p.image_size, p.depth, cfg.seed
         self.directory = None if cfg.data == "synthetic" else FaceDataset(cfg.data)
@@ -97,7 +104,7 @@ class TrainSet(torch.utils.data.Dataset):
             raise ValueError(f"{cfg.data} holds {self.directory.image_size}x{self.directory.image_size}x"
                              f"{self.directory.depth} samples; preset {cfg.preset} needs {self.size}x{self.size}x{self.depth}")
         self.length = cfg.epoch_size if self.directory is None else len(self.directory)
-        self.augment = cfg.augment
+        self.augment, self.augment_on, self.backend = cfg.augment, augment_on, backend
         self.epoch = 0
 
     def __len__(self):
@@ -109,15 +116,20 @@ class TrainSet(torch.utils.data.Dataset):
             return self.directory[i]
         return synthetic_sample(epoch * self.length + i, self.seed, self.size, self.depth)
 
+    def params(self, i) -> AugmentParams:
+        return AugmentParams.sample(1, _generator(self.seed, 1, self.epoch, i))
+
     def __getitem__(self, i):
         _one_thread_per_worker()
         s = self.raw(i)
+        image, volume, landmarks = (torch.from_numpy(s[k]) for k in ("image", "volume", "landmarks"))
         if not self.augment:
-            return torch.from_numpy(s["image"]), torch.from_numpy(s["volume"]), torch.from_numpy(s["landmarks"])
-        params = AugmentParams.sample(1, _generator(self.seed, 1, self.epoch, i))
-        image, volume, landmarks = augment(torch.from_numpy(s["image"])[None], torch.from_numpy(s["volume"])[None],
-                                           params, torch.from_numpy(s["landmarks"])[None])
-        return image[0], volume[0], landmarks[0]
+            return image, volume, landmarks, {}
+        params = self.params(i)
+        if self.augment_on == "device":
+            return image, volume, landmarks, {f.name: getattr(params, f.name)[0] for f in fields(params)}
+        image, volume, landmarks = augment(image[None], volume[None], params, landmarks[None], backend=self.backend)
+        return image[0], volume[0], landmarks[0], {}
 
 
 def validation_set(cfg: TrainConfig):
@@ -214,7 +226,12 @@ class Trainer:
         dev = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         if dev == "cuda" and self.world > 1:
             dev = f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
-        self.device = torch.device(dev)
+        try:
+            self.device = torch.device(dev)
+        except RuntimeError:
+            raise ValueError(f"device must be cpu, cuda or cuda:N, got {dev!r}") from None
+        if self.device.type not in ("cpu", "cuda") or (self.device.type == "cuda" and not torch.cuda.is_available()):
+            raise ValueError(f"device {dev!r} is not available here (CUDA available: {torch.cuda.is_available()})")
         torch.manual_seed(cfg.seed)  # every rank builds the same initial model
         self.module = build_model(cfg.model, cfg.preset).to(self.device)
         self.model = self.module
@@ -224,7 +241,11 @@ class Trainer:
         self.opt = torch.optim.RMSprop(self.model.parameters(), lr=cfg.lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda e: 1.0 if e < cfg.lr_drop_epoch else cfg.lr_drop_factor)
-        self.train_set = TrainSet(cfg)
+        on_cuda = self.device.type == "cuda"
+        self.augment_on = cfg.augment_on if cfg.augment_on != "auto" else ("device" if on_cuda else "workers")
+        self.amp = (cfg.amp if cfg.amp != "auto" else "bf16" if on_cuda else "off") == "bf16"
+        # --reference: the whole step in plain PyTorch, augmentation (grid_sample) included
+        self.train_set = TrainSet(cfg, self.augment_on, backend="reference" if cfg.reference else "auto")
         self.val = validation_set(cfg)
         baseline = mean_shape(self.train_set).numpy()
         self.baseline_iou = float(np.mean([metrics.iou(baseline, g) for g in self.val[1].numpy()]))
@@ -265,7 +286,30 @@ class Trainer:
         steps = len(batches) // self.world
         mine = [batches[k * self.world + self.rank] for k in range(steps)]
         return torch.utils.data.DataLoader(self.train_set, batch_sampler=mine[self.batch_in_epoch:],
-                                           num_workers=self.cfg.workers, persistent_workers=False)
+                                           num_workers=self.cfg.workers, persistent_workers=False,
+                                           pin_memory=self.device.type == "cuda")
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def to_device(self, images, volumes, landmarks, params):
+        """A collated batch -> the model's normalised input, the uint8 targets and the landmarks on
+        the device, augmented there when the batch carries its parameters (augment_on="device")."""
+        images, volumes, landmarks = (x.to(self.device, non_blocking=True) for x in (images, volumes, landmarks))
+        if params:
+            images, volumes, landmarks = augment(images, volumes, AugmentParams(**params), landmarks,
+                                                 backend=self.train_set.backend)
+        return normalize(images), volumes, landmarks
+
+    def train_step(self, images, volumes, landmarks):
+        """One optimisation step on a device batch; returns the loss tensor (not synchronised)."""
+        with self._autocast():
+            out = self.model(images)
+        loss = loss_of(out, volumes, landmarks, self.cfg.reference)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss
 
     @torch.no_grad()
     def validate(self):
@@ -276,7 +320,8 @@ class Trainer:
         for i in range(0, len(images), self.cfg.batch_size):
             img = normalize(images[i:i + self.cfg.batch_size].to(self.device))
             vol = volumes[i:i + self.cfg.batch_size].to(self.device)
-            out = model(img)
+            with self._autocast():
+                out = model(img)
             losses.append(loss_of(out, vol, landmarks[i:i + self.cfg.batch_size].to(self.device),
                                   reference=True).item() * len(img))
             pred = out["volume"][-1] > 0  # sigmoid > 0.5
@@ -294,14 +339,9 @@ class Trainer:
                 loader = self._loader()
                 bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}", disable=not self.progress,
                            initial=self.batch_in_epoch, total=self.batch_in_epoch + len(loader), unit="batch")
-                for images, volumes, landmarks in bar:
-                    images, volumes = normalize(images.to(self.device)), volumes.to(self.device)
-                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                        out = self.model(images)
-                    loss = loss_of(out, volumes, landmarks.to(self.device), self.cfg.reference)
-                    self.opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.opt.step()
+                for batch in bar:
+                    images, volumes, landmarks = self.to_device(*batch)
+                    loss = self.train_step(images, volumes, landmarks)
                     self.step += 1
                     self.batch_in_epoch += 1
                     self.last_loss = loss.item()
