@@ -18,9 +18,9 @@ def test_round_trip(dataset):
     ds = FaceDataset(dataset)
     assert len(ds) == 4 and ds.image_size == 64 and ds.depth == 64
     for i in range(4):
-        got, want = ds[i], synthetic_sample(i, 5, 64, 64)
+        got, want = ds[i], synthetic_sample(i, 5, 64, 64, with_face=True)
         assert got["name"] == want["name"]
-        for key in ("image", "volume", "landmarks"):
+        for key in ("image", "volume", "landmarks", "pose", "face_verts"):
             assert np.array_equal(got[key], want[key]) and got[key].dtype == want[key].dtype
     assert ds[-1]["name"] == ds[3]["name"]
     with pytest.raises(IndexError):

@@ -3,7 +3,10 @@
 DIR/index.json  {"format": "vrnfast-faces", "version": 1, "image_size": S, "depth": D,
                  "samples": [name, ...]}
 DIR/NAME.npz    image (3, S, S) uint8, volume_bits (packbits of the (D, S, S) 0/1 volume) with
-                volume_shape, landmarks (68, 3) float32 in the volume's (x, y, z); compressed.
+                volume_shape, landmarks (68, 3) float32 in the volume's (x, y, z); optional: pose
+                (3,) yaw, pitch, roll in degrees, face_verts (N, 3) float32 points of the
+                ground-truth face surface in the volume's (x, y, z) (what NME is measured on);
+                compressed.
 
 Samples are read lazily, one file per __getitem__. A corrupt or missing sample file is reported by
 name (a warning) and replaced by the next readable sample, so one bad file does not stop a long
@@ -26,7 +29,7 @@ class DatasetError(ValueError):
     """A dataset directory or sample file that cannot be read, named in the message."""
 
 
-def write_sample(root, name, image, volume, landmarks):
+def write_sample(root, name, image, volume, landmarks, pose=None, face_verts=None):
     """Writes DIR/NAME.npz atomically."""
     image, volume = np.asarray(image), np.asarray(volume)
     landmarks = np.asarray(landmarks, dtype=np.float32)
@@ -38,10 +41,19 @@ def write_sample(root, name, image, volume, landmarks):
         raise ValueError("volume must hold 0/1 occupancy")
     if landmarks.shape != (68, 3):
         raise ValueError(f"landmarks must be (68, 3), got {landmarks.shape}")
+    extra = {}
+    if pose is not None:
+        extra["pose"] = np.asarray(pose, dtype=np.float32)
+        if extra["pose"].shape != (3,):
+            raise ValueError(f"pose must be (yaw, pitch, roll), got shape {extra['pose'].shape}")
+    if face_verts is not None:
+        extra["face_verts"] = np.asarray(face_verts, dtype=np.float32)
+        if extra["face_verts"].ndim != 2 or extra["face_verts"].shape[1] != 3:
+            raise ValueError(f"face_verts must be (N, 3), got {extra['face_verts'].shape}")
     path = Path(root) / f"{name}.npz"
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
     np.savez_compressed(tmp, image=image, volume_bits=np.packbits(volume.astype(np.uint8).ravel()),
-                        volume_shape=np.array(volume.shape), landmarks=landmarks)
+                        volume_shape=np.array(volume.shape), landmarks=landmarks, **extra)
     os.replace(tmp, path)
 
 
@@ -63,6 +75,9 @@ def read_sample(path):
             volume = np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape)
             sample = {"image": z["image"], "volume": volume, "landmarks": z["landmarks"].astype(np.float32),
                       "name": path.stem}
+            for key in ("pose", "face_verts"):
+                if key in z.files:
+                    sample[key] = z[key].astype(np.float32)
     except FileNotFoundError:
         raise DatasetError(f"missing sample file {path}") from None
     except Exception as e:  # zipfile, zlib, KeyError, ValueError...: all mean a damaged file
@@ -75,7 +90,8 @@ def read_sample(path):
 
 class FaceDataset:
     """Samples of a dataset directory (written by `vrnfast synth` or `vrnfast prepare`), as dicts of
-    numpy arrays: image (3, S, S) uint8, volume (D, S, S) uint8, landmarks (68, 3) float32, name."""
+    numpy arrays: image (3, S, S) uint8, volume (D, S, S) uint8, landmarks (68, 3) float32, name,
+    and pose (3,) / face_verts (N, 3) where the files hold them."""
 
     def __init__(self, root, strict=False):
         self.root = Path(root)

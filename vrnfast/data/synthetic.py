@@ -202,9 +202,23 @@ def _keep_face(volume, rot):
     volume[d[drop], h[drop], w[drop]] = 0
 
 
-def synthetic_sample(index: int, seed: int = 0, size: int = 64, depth: int = 64) -> dict:
+def face_surface(p: FaceParams, rot, size, depth, spacing=1.0) -> np.ndarray:
+    """(N, 3) float32 points of the face's surface (the front of the head within the face's
+    extent, as _keep_face keeps it) in the volume's (x, y, z), about `spacing` voxels apart: the
+    ground truth of the NME, as the fitted face mesh is for real data."""
+    scale = 0.34 * size
+    n_phi = int(np.ceil((FACE_PHI[1] - FACE_PHI[0]) * 1.2 * scale / spacing))
+    n_theta = int(np.ceil(2 * FACE_THETA * 1.2 * scale / spacing))
+    tt, pp = np.meshgrid(np.linspace(-FACE_THETA, FACE_THETA, n_theta), np.linspace(*FACE_PHI, n_phi))
+    r, d = head_radius(p, tt.ravel(), pp.ravel())
+    pts = r[:, None] * d
+    return _to_volume(pts[pts[:, 2] <= 0], rot, size, depth).astype(np.float32)
+
+
+def synthetic_sample(index: int, seed: int = 0, size: int = 64, depth: int = 64, with_face=False) -> dict:
     """Sample `index` of `seed`: image (3, S, S) uint8, volume (D, S, S) uint8, landmarks (68, 3)
-    float32 in the volume's (x, y, z), params (FaceParams)."""
+    float32 in the volume's (x, y, z), pose (3,) yaw, pitch, roll in degrees, params (FaceParams);
+    with_face: also face_verts, the face_surface() points."""
     if index < 0 or size < 8 or depth < 8:
         raise ValueError(f"need index >= 0 and size, depth >= 8; got {index}, {size}, {depth}")
     p = sample_params(np.random.default_rng([seed, index]))
@@ -216,5 +230,8 @@ def synthetic_sample(index: int, seed: int = 0, size: int = 64, depth: int = 64)
     ang = landmark_angles(p)
     r, d = head_radius(p, ang[:, 0], ang[:, 1])
     landmarks = _to_volume(r[:, None] * d, rot, size, depth).astype(np.float32)
-    return {"image": render(p, volume, rot), "volume": volume, "landmarks": landmarks, "params": p,
-            "name": f"synth-{seed}-{index}"}
+    sample = {"image": render(p, volume, rot), "volume": volume, "landmarks": landmarks,
+              "pose": p.angles.astype(np.float32), "params": p, "name": f"synth-{seed}-{index}"}
+    if with_face:
+        sample["face_verts"] = face_surface(p, rot, size, depth)
+    return sample
