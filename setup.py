@@ -119,7 +119,8 @@ setup(
     package_dir={"vrnfast.kernels": "kernels"},
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
-    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "triton>=3.1; platform_system == 'Linux'"],
+    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1",
+                      "triton>=3.1; platform_system == 'Linux'"],
     extras_require={
         "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time

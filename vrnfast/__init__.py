@@ -8,7 +8,7 @@ from .ops.marching_cubes import marching_cubes
 from .ops.voxelize import voxelize
 
 __version__ = "0.1.0"
-__all__ = ["marching_cubes", "voxelize", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "Augment", "nn", "io",
+__all__ = ["marching_cubes", "voxelize", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "Augment", "Reconstructor", "nn", "io", "metrics",
            "set_num_threads", "get_num_threads", "__version__"]
 
 
@@ -21,6 +21,8 @@ def __getattr__(name):  # lazy: torch-based ops and submodules load on first use
         return getattr(importlib.import_module(".ops.warp", __name__), name)
     if name in ("AugmentParams", "augment", "Augment"):
         return getattr(importlib.import_module(".augmentation", __name__), name)
-    if name in ("io", "data", "kernels", "cli", "nn"):
+    if name == "Reconstructor":
+        return importlib.import_module(".reconstruct", __name__).Reconstructor
+    if name in ("io", "data", "kernels", "cli", "nn", "metrics", "models", "evaluate", "reconstruct", "train"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'vrnfast' has no attribute {name!r}")

@@ -58,11 +58,103 @@ def _cmd_synth(args):
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for i in tqdm(range(args.n), desc=f"synth {args.preset}", unit="sample"):
-        s = synthetic_sample(i, args.seed, preset.image_size, preset.depth)
-        write_sample(out, s["name"], s["image"], s["volume"], s["landmarks"])
+        s = synthetic_sample(i, args.seed, preset.image_size, preset.depth, with_face=True)
+        write_sample(out, s["name"], s["image"], s["volume"], s["landmarks"], s["pose"], s["face_verts"])
         names.append(s["name"])
     write_index(out, names, preset.image_size, preset.depth)
     print(f"wrote {args.n} synthetic faces ({preset.image_size}x{preset.image_size}, depth {preset.depth}) to {out}")
+
+
+def _outputs(images, out, suffix, what):
+    """One output path per image: `out` itself for a single image; for several, `out` is a
+    directory (created) and each image writes STEM + suffix there."""
+    if len(images) == 1 and out is not None and not Path(out).is_dir():
+        return [Path(out)]
+    folder = Path(out) if out is not None else Path(".")
+    if out is not None and folder.suffix and not folder.is_dir():
+        sys.exit(f"vrnfast reconstruct: {what} {out}: with several images give a directory")
+    folder.mkdir(parents=True, exist_ok=True)
+    stems = [Path(str(im)).stem for im in images]
+    # a/face.png and b/face.jpg must not both write face.obj: shared stems get the image's index
+    return [folder / f"{stem if stems.count(stem) == 1 else f'{stem}_{k}'}{suffix}" for k, stem in enumerate(stems)]
+
+
+def _parse_bbox(text):
+    try:
+        box = [float(v) for v in text.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        sys.exit(f"vrnfast reconstruct: --bbox must be x,y,w,h (four numbers), got {text!r}")
+    return box
+
+
+def _cmd_reconstruct(args):
+    from tqdm import tqdm
+
+    from .io import save_png
+    from .reconstruct import CheckpointError, Reconstructor, load_image
+    from .render import preview
+
+    if args.out and Path(args.out).suffix.lower() not in (".obj", ".ply", "") and len(args.images) == 1:
+        sys.exit(f"vrnfast reconstruct: -o {args.out}: the mesh file must end in .obj or .ply")
+    bbox = _parse_bbox(args.bbox) if args.bbox else None
+    try:
+        rec = Reconstructor(args.checkpoint, device=args.device, model=args.model, preset=args.preset,
+                            z_scale=args.z_scale)
+    except (CheckpointError, ValueError) as e:
+        sys.exit(f"vrnfast reconstruct: {e}")
+    meshes = _outputs(args.images, args.out, f".{args.format}", "-o")
+    previews = _outputs(args.images, args.preview, "_preview.png", "--preview") if args.preview else None
+    failed = 0
+    for k in tqdm(range(0, len(args.images), args.batch_size), desc="reconstruct", unit="batch",
+                  disable=len(args.images) <= args.batch_size):
+        names = args.images[k:k + args.batch_size]
+        good = []
+        for j, name in enumerate(names, k):
+            try:
+                good.append((j, load_image(name)))
+            except ValueError as e:
+                print(f"vrnfast reconstruct: skipped: {e}", file=sys.stderr)
+                failed += 1
+        if not good:
+            continue
+        try:
+            results = rec.meshes([im for _, im in good], [bbox] * len(good))
+        except ValueError as e:
+            sys.exit(f"vrnfast reconstruct: {e}")
+        for (j, image), mesh in zip(good, results):
+            rec.save(mesh, meshes[j])
+            line = f"{args.images[j]} -> {meshes[j]}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
+            if previews:
+                crop, frame = rec.crop(image, bbox)  # the crop the model saw, the mesh drawn over it
+                save_png(previews[j], preview(crop, frame.from_image(mesh.verts), mesh.faces, mesh.colors))
+                line += f"; preview {previews[j]}"
+            print(line)
+    t = rec.timings
+    if t.images:
+        print(f"per image: network {t.network / t.images * 1e3:.1f} ms, marching cubes "
+              f"{t.marching_cubes / t.images * 1e3:.1f} ms, colouring {t.colouring / t.images * 1e3:.1f} ms, "
+              f"write {t.write / t.images * 1e3:.1f} ms ({rec.device})")
+    if failed:
+        sys.exit(f"vrnfast reconstruct: {failed} of {len(args.images)} images could not be read")
+
+
+def _cmd_evaluate(args):
+    from .evaluate import evaluate, format_table, write_outputs
+    from .reconstruct import CheckpointError
+
+    ck = Path(args.checkpoint)
+    stem = f"eval-{Path(args.data).name if args.data != 'synthetic' else 'synthetic'}"
+    json_path = Path(args.json) if args.json else ck.parent / f"{stem}.json"
+    ced_path = Path(args.ced) if args.ced else json_path.with_name(json_path.stem + "-ced.png")
+    try:
+        result = evaluate(ck, args.data, n=args.n, batch_size=args.batch_size, device=args.device)
+    except (CheckpointError, ValueError) as e:
+        sys.exit(f"vrnfast evaluate: {e}")
+    print(format_table(result))
+    write_outputs(result, json_path, ced_path, x_max=args.ced_max)
+    print(f"wrote {json_path} and {ced_path}")
 
 
 def _cmd_mesh(args):
@@ -83,8 +175,8 @@ def _cmd_mesh(args):
     except (TypeError, ValueError) as e:
         sys.exit(f"vrnfast mesh: {e}")
     dt = time.perf_counter() - t0
-    if args.image_coords:
-        verts = io.volume_to_image(verts, z_scale=args.z_scale)
+    if args.image_coords:  # a reflection (d and w swap places): reverse the winding with it
+        verts, faces = io.volume_to_image(verts, z_scale=args.z_scale), faces[:, ::-1]
     io.save_mesh(args.out, verts, faces)
     print(f"wrote {args.out}: {len(verts)} vertices, {len(faces)} triangles (marching cubes {dt * 1e3:.1f} ms)")
 
@@ -157,6 +249,32 @@ def build_parser():
     t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, help="epoch after which lr is divided by 10")
     t.set_defaults(fn=_cmd_train)
 
+    r = sub.add_parser("reconstruct", help="image(s) -> coloured face mesh(es) with a trained checkpoint")
+    r.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format Pillow reads)")
+    r.add_argument("--checkpoint", required=True, help="a checkpoint written by vrnfast train (best.pt / last.pt)")
+    r.add_argument("-o", "--out", help="output .obj / .ply (one image) or directory (several; default: here)")
+    r.add_argument("--format", default="obj", choices=["obj", "ply"], help="mesh format when -o is a directory")
+    r.add_argument("--preview", help="preview PNG (one image) or directory: the input beside front and side renders")
+    r.add_argument("--bbox", help="x,y,w,h face box in pixels (default: the centred largest square)")
+    r.add_argument("--model", choices=["vrn", "guided", "multitask"], help="check the checkpoint is of this model")
+    r.add_argument("--preset", choices=["tiny", "small", "paper"], help="check the checkpoint is of this preset")
+    r.add_argument("--z-scale", dest="z_scale", type=float, default=1.0,
+                   help="depth scale of the volume's slices in pixels (VRN's original release: 0.5)")
+    r.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
+    r.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    r.set_defaults(fn=_cmd_reconstruct)
+
+    ev = sub.add_parser("evaluate", help="NME (after ICP) and IoU of a checkpoint, beside the mean-shape baseline")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data", default="synthetic", help="'synthetic' (held-out faces) or a dataset directory")
+    ev.add_argument("--n", type=int, help="faces to evaluate (default: 200 synthetic, or the whole directory)")
+    ev.add_argument("--json", help="results JSON (default: eval-DATA.json beside the checkpoint)")
+    ev.add_argument("--ced", help="CED plot PNG (default: beside the JSON)")
+    ev.add_argument("--ced-max", dest="ced_max", type=float, default=0.1, help="the CED plot's largest NME")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    ev.set_defaults(fn=_cmd_evaluate)
+
     sy = sub.add_parser("synth", help="write synthetic faces in the on-disk dataset format")
     sy.add_argument("--n", type=int, required=True, help="number of samples")
     sy.add_argument("--out", required=True, help="output directory")
@@ -185,6 +303,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "synth" and args.n < 1:
         sys.exit(f"vrnfast synth: --n must be >= 1, got {args.n}")
+    for key in ("n", "batch_size"):
+        value = getattr(args, key, None)
+        if args.command in ("evaluate", "reconstruct") and value is not None and value < 1:
+            sys.exit(f"vrnfast {args.command}: --{key.replace('_', '-')} must be >= 1, got {value}")
+    if args.command == "evaluate" and not args.ced_max > 0:
+        sys.exit(f"vrnfast evaluate: --ced-max must be > 0, got {args.ced_max}")
     if args.command == "mesh" and Path(args.out).suffix.lower() not in (".obj", ".ply"):
         sys.exit(f"vrnfast mesh: --out must end in .obj or .ply, got {args.out}")
     args.fn(args)

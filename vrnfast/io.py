@@ -120,6 +120,8 @@ def volume_to_image(verts, z_scale=1.0):
     x = w and y = h are image pixels; z = d * z_scale is depth. The original VRN code maps a
     200-slice volume onto a 192-pixel image with z_scale = 0.5; a volume whose depth is sampled
     like its rows uses 1.0. Returns float32 numpy (or the input's library for torch / CuPy).
+    The map swaps two axes, a reflection: reverse the faces' winding with it (faces[:, ::-1]) to
+    keep their normals pointing the same way.
     """
     z_scale = B.check_finite(z_scale, "z_scale")
     kind = B.array_kind(verts, "verts")

@@ -199,6 +199,15 @@ def load_checkpoint(path):
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def checkpoint_baseline(ck) -> np.ndarray:
+    """The mean-shape baseline volume (D, H, W) uint8 a checkpoint carries; for a checkpoint without
+    one, recomputed from its training configuration."""
+    if "baseline_bits" in ck:
+        shape = tuple(ck["baseline_shape"])
+        return np.unpackbits(ck["baseline_bits"].numpy(), count=int(np.prod(shape))).reshape(shape)
+    return mean_shape(TrainSet(TrainConfig(**ck["config"]))).numpy()
+
+
 # ---- the loop -----------------------------------------------------------------------------------
 
 def _distributed():
@@ -247,8 +256,8 @@ class Trainer:
         # --reference: the whole step in plain PyTorch, augmentation (grid_sample) included
         self.train_set = TrainSet(cfg, self.augment_on, backend="reference" if cfg.reference else "auto")
         self.val = validation_set(cfg)
-        baseline = mean_shape(self.train_set).numpy()
-        self.baseline_iou = float(np.mean([metrics.iou(baseline, g) for g in self.val[1].numpy()]))
+        self.baseline = mean_shape(self.train_set).numpy()
+        self.baseline_iou = float(np.mean([metrics.iou(self.baseline, g) for g in self.val[1].numpy()]))
         self.epoch, self.step, self.batch_in_epoch, self.best_iou, self.history = 0, 0, 0, -1.0, []
         self.stop_requested = False
         self.on_step = None  # optional callable(trainer) after each step (tests, tools)
@@ -261,7 +270,10 @@ class Trainer:
         return {"model": self.module.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "epoch": self.epoch, "step": self.step,
                 "batch_in_epoch": self.batch_in_epoch, "best_iou": self.best_iou, "history": self.history,
-                "config": asdict(self.cfg), "model_name": self.cfg.model, "preset": self.cfg.preset}
+                "config": asdict(self.cfg), "model_name": self.cfg.model, "preset": self.cfg.preset,
+                # the mean-shape baseline travels with the model, for `vrnfast evaluate`
+                "baseline_bits": torch.from_numpy(np.packbits(self.baseline.ravel())),
+                "baseline_shape": list(self.baseline.shape)}
 
     def _restore(self, st):
         saved = TrainConfig(**st["config"])
@@ -409,7 +421,8 @@ class Trainer:
 
         ep = [r["epoch"] for r in self.history]
         plot_lines(self.out / "loss.png", {"train loss": (ep, [r["train_loss"] for r in self.history]),
-                                          "val loss": (ep, [r["val_loss"] for r in self.history])})
+                                          "val loss": (ep, [r["val_loss"] for r in self.history])},
+                   title=f"{self.cfg.model} ({self.cfg.preset})", xlabel="epoch", ylabel="sigmoid BCE")
 
 
 def config_from_args(args) -> TrainConfig:

@@ -1,0 +1,143 @@
+"""Reconstruction: image -> coloured mesh in the image's coordinates, with a trained checkpoint."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vrnfast import Reconstructor
+from vrnfast.cli import main
+from vrnfast.data import synthetic_sample
+from vrnfast.reconstruct import CheckpointError, crop_box, crop_resize, load_image, sample_colors
+
+
+@pytest.fixture(scope="module")
+def face():
+    return synthetic_sample(3, seed=99, size=64, depth=64)["image"].transpose(1, 2, 0).copy()
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_checkpoint):
+    return Reconstructor(tiny_checkpoint, device="cpu")
+
+
+def test_mesh_lies_on_the_face_in_image_coordinates(rec, face):
+    """The face pasted into a larger canvas, found with --bbox: the mesh is the crop's mesh moved
+    by the offset, inside the box, coloured from the canvas."""
+    canvas = np.zeros((150, 230, 3), np.uint8)
+    ox, oy = 101, 37
+    canvas[oy:oy + 64, ox:ox + 64] = face
+    alone = rec.mesh(face)
+    placed = rec.mesh(canvas, bbox=(ox, oy, 64, 64))
+    assert len(alone.verts) > 500 and len(alone.faces) > 1000
+    np.testing.assert_allclose(placed.verts, alone.verts + np.float32([ox, oy, 0]), atol=1e-4)
+    np.testing.assert_array_equal(placed.faces, alone.faces)
+    np.testing.assert_array_equal(placed.colors, alone.colors)
+    x, y, z = placed.verts.T
+    assert x.min() >= ox - 0.5 and x.max() <= ox + 63.5 and y.min() >= oy - 0.5 and y.max() <= oy + 63.5
+    assert z.min() >= 0 and z.max() <= 63
+    np.testing.assert_allclose(np.linalg.norm(placed.normals, axis=1), 1, atol=1e-5)
+    # the winding agrees with the vertex normals, which point out of the solid (toward the camera
+    # at the front of the face)
+    v, f = placed.verts.astype(np.float64), placed.faces
+    right_hand = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    assert ((right_hand * placed.normals[f].sum(1)).sum(1) > 0).mean() > 0.99
+    front = placed.verts[:, 2] < np.percentile(placed.verts[:, 2], 10)
+    assert (placed.normals[front, 2] < 0).mean() > 0.9
+    # the colours are the canvas under each vertex: an independent bilinear sample of a few
+    for k in np.linspace(0, len(x) - 1, 25).astype(int):
+        x0, y0 = int(np.floor(x[k])), int(np.floor(y[k]))
+        fx, fy = x[k] - x0, y[k] - y0
+        c = canvas.astype(float)
+        want = ((1 - fy) * ((1 - fx) * c[y0, x0] + fx * c[y0, x0 + 1])
+                + fy * ((1 - fx) * c[y0 + 1, x0] + fx * c[y0 + 1, x0 + 1]))
+        assert np.abs(placed.colors[k] - want).max() <= 1
+
+
+def test_mesh_scales_with_the_image(rec, face):
+    """An image twice the model's size: the mesh comes back in its pixels, twice as large."""
+    big = np.asarray(Image.fromarray(face).resize((128, 128), Image.BILINEAR))
+    m = rec.mesh(big)
+    x, y, z = m.verts.T
+    assert x.min() >= -0.5 and x.max() <= 127.5 and y.min() >= -0.5 and y.max() <= 127.5
+    small = rec.mesh(face)
+    assert z.max() == pytest.approx(2 * small.verts[:, 2].max(), rel=0.1)
+    assert np.ptp(x) == pytest.approx(2 * np.ptp(small.verts[:, 0]), rel=0.1)
+
+
+def test_crop_box_and_resize():
+    assert crop_box((100, 300)) == (100.0, 0.0, 100.0)  # centred largest square
+    assert crop_box((100, 300), (10, 20, 40, 60)) == (0.0, 20.0, 60.0)  # squared about its centre
+    img = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)
+    out = crop_resize(img, (5.0, 2.0, 10.0), 10)  # same size: an exact copy
+    np.testing.assert_array_equal(out, img[2:12, 5:15])
+    out = crop_resize(img, (-4.0, -4.0, 8.0), 8)  # outside the image: black
+    assert (out[:4] == 0).all() and (out[:, :4] == 0).all() and np.array_equal(out[4:, 4:], img[:4, :4])
+    with pytest.raises(ValueError, match="bbox"):
+        crop_box((10, 10), (0, 0, -1, 5))
+    with pytest.raises(ValueError, match="outside"):
+        crop_box((10, 10), (20, 20, 5, 5))
+    with pytest.raises(ValueError, match="bbox"):
+        crop_box((10, 10), (0, 0, 5))
+
+
+def test_sample_colors_is_bilinear():
+    ramp = np.zeros((5, 7, 3), np.uint8)
+    ramp[..., 0] = np.arange(7) * 30
+    ramp[..., 1] = (np.arange(5) * 40)[:, None]
+    xy = np.array([[0.5, 0.25], [3.0, 4.0], [6.0, 0.0], [-3.0, 9.0]], np.float32)
+    got = sample_colors(ramp, xy)
+    np.testing.assert_array_equal(got[:, 0], [15, 90, 180, 0])
+    np.testing.assert_array_equal(got[:, 1], [10, 160, 0, 160])
+
+
+def test_bad_inputs(tmp_path, tiny_checkpoint, face):
+    with pytest.raises(CheckpointError, match="no such file"):
+        Reconstructor(tmp_path / "missing.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a vrnfast training checkpoint"):
+        Reconstructor(tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        Reconstructor(tmp_path / "junk.pt")
+    with pytest.raises(CheckpointError, match="holds model 'vrn', not 'guided'"):
+        Reconstructor(tiny_checkpoint, model="guided")
+    with pytest.raises(CheckpointError, match="holds preset 'tiny', not 'paper'"):
+        Reconstructor(tiny_checkpoint, preset="paper")
+    ck = torch.load(tiny_checkpoint, weights_only=True)
+    ck["preset"] = "small"  # weights of another size
+    with pytest.raises(CheckpointError, match="do not fit model 'vrn' at preset 'small'"):
+        Reconstructor(ck)
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ValueError, match="text.png: cannot read it as an image"):
+        load_image(tmp_path / "text.png")
+    with pytest.raises(ValueError, match="image must be uint8"):
+        load_image(face.astype(np.float32))
+    rec = Reconstructor(tiny_checkpoint, device="cpu")
+    with pytest.raises(ValueError, match="images must be uint8"):
+        rec.predict(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+
+
+def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
+    Image.fromarray(face).save(tmp_path / "a.png")
+    Image.fromarray(face).resize((90, 70)).save(tmp_path / "b.jpg")
+    (tmp_path / "sub").mkdir()
+    Image.fromarray(face).save(tmp_path / "sub" / "a.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    images = [str(tmp_path / n) for n in ("a.png", "b.jpg", "broken.png", "sub/a.png")]
+    with pytest.raises(SystemExit, match="1 of 4 images could not be read"):
+        main(["reconstruct", *images, "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "out"),
+              "--format", "ply", "--preview", str(tmp_path / "pv"), "--batch-size", "2"])
+    out = capsys.readouterr()
+    assert "broken.png: cannot read it as an image" in out.err
+    # the two a.png do not overwrite each other
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_0.ply", "a_3.ply", "b.ply"]
+    pv = np.asarray(Image.open(tmp_path / "pv" / "b_preview.png"))
+    assert pv.ndim == 3 and pv.shape[1] == 3 * pv.shape[0]
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "one.obj")])
+    assert (tmp_path / "one.obj").read_text().startswith(("v ", "#"))
+    with pytest.raises(SystemExit, match="must end in .obj or .ply"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "x.stl")])
+    with pytest.raises(SystemExit, match="--bbox must be x,y,w,h"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--bbox", "1,2,3"])
+    with pytest.raises(SystemExit, match="not a vrnfast training checkpoint|not a readable"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tmp_path / "a.png")])

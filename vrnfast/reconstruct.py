@@ -1,0 +1,268 @@
+"""Image -> coloured face mesh with a trained VRN checkpoint: `vrnfast reconstruct`.
+
+The image is cropped to a square box (given, or the centred largest square), resized to the
+model's input size, and run through the network; the last stack's volume, after a sigmoid, is
+meshed at 0.5 (marching cubes on the network's device). Vertices come back in the ORIGINAL image's
+pixel coordinates: x right, y down, z depth away from the camera, all three in pixels (the volume's
+depth is sampled like its rows: z_scale 1; VRN's original 200-slice volumes over 192 pixels used
+0.5), and each vertex takes the colour of the image under it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import _backend as B
+from .models import PRESETS, build_model
+
+
+@dataclass
+class Mesh:
+    """verts (V, 3) float32 image (x, y, z) pixels; faces (F, 3) int32; colors (V, 3) uint8;
+    normals (V, 3) float32 unit, pointing out of the face."""
+    verts: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray
+    normals: np.ndarray
+
+    def save(self, path):
+        from .io import save_mesh
+
+        save_mesh(path, self.verts, self.faces, colors=self.colors, normals=self.normals)
+
+
+@dataclass
+class Crop:
+    """The square box (x, y, side) of the original image that the model saw, at `size` pixels."""
+    x: float
+    y: float
+    side: float
+    size: int
+
+    def to_image(self, pts):
+        """Model-input pixel (x, y, z) -> original image pixels (pixel centres at integers)."""
+        s = self.side / self.size
+        out = np.empty_like(pts, dtype=np.float32)
+        out[:, 0] = self.x + (pts[:, 0] + 0.5) * s - 0.5
+        out[:, 1] = self.y + (pts[:, 1] + 0.5) * s - 0.5
+        out[:, 2] = pts[:, 2] * s
+        return out
+
+    def from_image(self, pts):
+        """The inverse of to_image: original image pixels -> model-input pixels."""
+        s = self.side / self.size
+        out = np.empty_like(pts, dtype=np.float32)
+        out[:, 0] = (pts[:, 0] - self.x + 0.5) / s - 0.5
+        out[:, 1] = (pts[:, 1] - self.y + 0.5) / s - 0.5
+        out[:, 2] = pts[:, 2] / s
+        return out
+
+
+def load_image(image) -> np.ndarray:
+    """A path (anything Pillow reads), or an (H, W, 3) / (3, H, W) uint8 array or tensor ->
+    (H, W, 3) uint8 RGB."""
+    if isinstance(image, (str, Path)):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(image) as im:
+                return np.asarray(im.convert("RGB"))
+        except FileNotFoundError:
+            raise ValueError(f"image {image}: no such file") from None
+        except (UnidentifiedImageError, OSError) as e:
+            raise ValueError(f"image {image}: cannot read it as an image ({e})") from None
+    a = np.asarray(B.to_numpy(image, B.array_kind(image, "image")))
+    if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
+        a = a.transpose(1, 2, 0)
+    if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (H, W, 3) or (3, H, W), got {a.dtype} {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def crop_box(shape_hw, bbox=None):
+    """The square (x, y, side) to crop: the centred largest square by default; a bbox (x, y, w, h)
+    is made square about its centre (side max(w, h)), as VRN's face crops are."""
+    h, w = shape_hw
+    if bbox is None:
+        side = min(h, w)
+        return (w - side) / 2, (h - side) / 2, float(side)
+    if len(bbox) != 4 or not all(np.isfinite(bbox)):
+        raise ValueError(f"bbox must be 4 finite numbers (x, y, w, h), got {bbox!r}")
+    x, y, bw, bh = (float(v) for v in bbox)
+    if bw <= 0 or bh <= 0:
+        raise ValueError(f"bbox width and height must be > 0, got {bbox!r}")
+    if x + bw <= 0 or y + bh <= 0 or x >= w or y >= h:
+        raise ValueError(f"bbox {bbox!r} lies outside the {w}x{h} image")
+    side = max(bw, bh)
+    return x + (bw - side) / 2, y + (bh - side) / 2, side
+
+
+def crop_resize(image, box, size):
+    """(size, size, 3) uint8: the square box of image (outside: black), resized with Pillow's
+    antialiasing bilinear filter."""
+    from PIL import Image
+
+    x, y, side = box
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    x1, y1 = int(np.ceil(x + side)), int(np.ceil(y + side))
+    padded = Image.fromarray(image).crop((x0, y0, x1, y1))  # Pillow fills outside the image with 0
+    return np.asarray(padded.resize((size, size), Image.BILINEAR, box=(x - x0, y - y0, x - x0 + side, y - y0 + side)))
+
+
+def sample_colors(image, xy):
+    """Bilinear colours (V, 3) uint8 of an (H, W, 3) image at (x, y) pixel positions (clamped)."""
+    h, w, _ = image.shape
+    x = np.clip(xy[:, 0], 0, w - 1)
+    y = np.clip(xy[:, 1], 0, h - 1)
+    x0, y0 = np.minimum(x.astype(np.int64), w - 2 if w > 1 else 0), np.minimum(y.astype(np.int64), h - 2 if h > 1 else 0)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    img = image.astype(np.float32)
+    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+    return np.clip(np.rint(top * (1 - fy) + bottom * fy), 0, 255).astype(np.uint8)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is not a vrnfast training checkpoint, or not of the expected model."""
+
+
+def load_model(checkpoint, model=None, preset=None, device="cpu"):
+    """(module in eval mode, checkpoint dict) from a path or a loaded checkpoint; `model` / `preset`,
+    when given, must be the checkpoint's."""
+    ck = checkpoint
+    if not isinstance(ck, dict):
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path}: no such file")
+        try:
+            ck = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise CheckpointError(f"checkpoint {path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ck, dict) or not {"model", "model_name", "preset"} <= set(ck):
+        raise CheckpointError(f"checkpoint {checkpoint}: not a vrnfast training checkpoint "
+                              "(needs 'model', 'model_name' and 'preset'; write one with vrnfast train)")
+    for name, want in (("model", model), ("preset", preset)):
+        have = ck["model_name" if name == "model" else "preset"]
+        if want is not None and want != have:
+            raise CheckpointError(f"checkpoint {checkpoint} holds {name} {have!r}, not {want!r}")
+    net = build_model(ck["model_name"], ck["preset"])
+    try:
+        net.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {checkpoint}: its weights do not fit model {ck['model_name']!r} at preset "
+                              f"{ck['preset']!r}: {str(e).splitlines()[0]}") from None
+    return net.to(device).eval(), ck
+
+
+def _device(device):
+    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                        "cpu" if device == "auto" else device)
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage over the calls so far."""
+    network: float = 0.0
+    marching_cubes: float = 0.0
+    colouring: float = 0.0
+    write: float = 0.0
+    images: int = 0
+
+
+class Reconstructor:
+    """A trained checkpoint ready to turn face images into meshes.
+
+        rec = Reconstructor("runs/x/best.pt")
+        mesh = rec.mesh("face.jpg", bbox=(x, y, w, h))   # Mesh in the image's pixel coordinates
+        mesh.save("face.ply")
+    """
+
+    def __init__(self, checkpoint, device="auto", model=None, preset=None, z_scale=1.0, level=0.5):
+        self.device = _device(device)
+        self.net, ck = load_model(checkpoint, model, preset, self.device)
+        self.model_name, self.preset = ck["model_name"], ck["preset"]
+        p = PRESETS[self.preset]
+        self.size, self.depth = p.image_size, p.depth
+        self.z_scale = B.check_finite(z_scale, "z_scale")
+        self.level = B.check_finite(level, "level")
+        self.timings = Timings()
+
+    def _sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @torch.no_grad()
+    def predict(self, images):
+        """(B, 3, S, S) uint8 crops -> dict: "volume" (B, D, S, S) float32 probabilities on the
+        device, "heatmaps" (B, 68, S/2, S/2) probabilities or None."""
+        x = torch.as_tensor(images).to(self.device)
+        if x.dim() != 4 or x.shape[1:] != (3, self.size, self.size) or x.dtype != torch.uint8:
+            raise ValueError(f"images must be uint8 (B, 3, {self.size}, {self.size}), got {x.dtype} {tuple(x.shape)}")
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            out = self.net(x.float() / 127.5 - 1.0)
+        heat = out["landmarks"][-1].float().sigmoid() if out["landmarks"] else None
+        return {"volume": out["volume"][-1].float().sigmoid(), "heatmaps": heat}
+
+    def crop(self, image, bbox=None):
+        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image."""
+        box = crop_box(image.shape[:2], bbox)
+        return crop_resize(image, box, self.size), Crop(*box, self.size)
+
+    def surface(self, volume):
+        """Marching cubes of one probability volume (D, S, S) at the level, on its device:
+        numpy (verts (d, h, w), faces, normals)."""
+        from .ops.marching_cubes import marching_cubes
+
+        out = marching_cubes(volume, self.level, return_normals=True)
+        return tuple(B.to_numpy(a, B.array_kind(a, "mesh")) for a in out)
+
+    def colour(self, verts, faces, normals, image, crop) -> Mesh:
+        """A surface in the volume's (d, h, w) -> the Mesh in `image`'s coordinates and colours."""
+        # (d, h, w) -> image (x, y, z); normals alike (the crop scales all three axes equally)
+        pts = np.stack([verts[:, 2], verts[:, 1], verts[:, 0] * self.z_scale], 1)
+        n = np.stack([normals[:, 2], normals[:, 1], normals[:, 0] / self.z_scale], 1)
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        pts = crop.to_image(pts)
+        # swapping d and w is a reflection: reversing the winding keeps the right-hand normals
+        # pointing out of the face
+        return Mesh(pts, np.ascontiguousarray(faces[:, ::-1], dtype=np.int32), sample_colors(image, pts),
+                    n.astype(np.float32))
+
+    def mesh_of_volume(self, volume, image, crop) -> Mesh:
+        """The mesh of one probability volume (D, S, S), in `image`'s coordinates and colours."""
+        t0 = time.perf_counter()
+        surface = self.surface(volume)
+        t1 = time.perf_counter()
+        mesh = self.colour(*surface, image, crop)
+        self.timings.marching_cubes += t1 - t0
+        self.timings.colouring += time.perf_counter() - t1
+        return mesh
+
+    def meshes(self, images, bboxes=None):
+        """Meshes of several images (paths or arrays), one network batch."""
+        loaded = [load_image(im) for im in images]
+        bboxes = [None] * len(loaded) if bboxes is None else list(bboxes)
+        if len(bboxes) != len(loaded):
+            raise ValueError(f"bboxes: {len(bboxes)} boxes for {len(loaded)} images")
+        crops = [self.crop(im, bb) for im, bb in zip(loaded, bboxes)]
+        batch = torch.from_numpy(np.stack([c[0] for c in crops])).permute(0, 3, 1, 2).contiguous()
+        t0 = time.perf_counter()
+        volumes = self.predict(batch)["volume"]
+        self._sync()
+        self.timings.network += time.perf_counter() - t0
+        self.timings.images += len(loaded)
+        return [self.mesh_of_volume(v, im, c[1]) for v, im, c in zip(volumes, loaded, crops)]
+
+    def mesh(self, image, bbox=None) -> Mesh:
+        """The coloured mesh of one image (a path or an array), in its pixel coordinates."""
+        return self.meshes([image], [bbox])[0]
+
+    def save(self, mesh: Mesh, path):
+        t0 = time.perf_counter()
+        mesh.save(path)
+        self.timings.write += time.perf_counter() - t0
