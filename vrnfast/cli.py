@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -157,6 +158,26 @@ def _cmd_evaluate(args):
     print(f"wrote {json_path} and {ced_path}")
 
 
+def _cmd_prepare(args):
+    from .data.threeddfa import FormatError, prepare
+    from .models import PRESETS
+
+    preset = PRESETS[args.preset]
+    try:
+        report = prepare(args.kind, args.root, args.bfm, args.out, size=preset.image_size, depth=preset.depth,
+                         workers=args.workers, limit=args.limit)
+    except (FormatError, ValueError) as e:
+        sys.exit(f"vrnfast prepare: {e}")
+    for name, reason in report["skipped"]:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    check = report["pt3d_error_px_mean"]
+    print(f"{args.out}: {report['written']} faces written, {report['present']} already there, "
+          f"{len(report['skipped'])} skipped (listed in {Path(args.out) / 'prepare-report.json'})"
+          + (f"; the model's landmarks lie {check:.2f} px from pt3d_68 on average" if check is not None else ""))
+    if report["written"] + report["present"] == 0:
+        sys.exit("vrnfast prepare: no sample could be prepared")
+
+
 def _cmd_mesh(args):
     from . import io, marching_cubes
 
@@ -275,6 +296,16 @@ def build_parser():
     ev.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     ev.set_defaults(fn=_cmd_evaluate)
 
+    pr = sub.add_parser("prepare", help="300W-LP / AFLW2000-3D (+ the BFM) -> the on-disk dataset format")
+    pr.add_argument("kind", choices=["300wlp", "aflw2000"])
+    pr.add_argument("--root", required=True, help="the release's folder (images with their .mat files)")
+    pr.add_argument("--bfm", required=True, help="BFM.mat with the 3DDFA expression basis (face3d's layout)")
+    pr.add_argument("--out", required=True, help="output dataset directory (resumable: existing samples kept)")
+    pr.add_argument("--preset", default="paper", choices=["tiny", "small", "paper"], help="image and volume size")
+    pr.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)), help="processes")
+    pr.add_argument("--limit", type=int, help="only the first N samples (sorted by path)")
+    pr.set_defaults(fn=_cmd_prepare)
+
     sy = sub.add_parser("synth", help="write synthetic faces in the on-disk dataset format")
     sy.add_argument("--n", type=int, required=True, help="number of samples")
     sy.add_argument("--out", required=True, help="output directory")
@@ -303,9 +334,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "synth" and args.n < 1:
         sys.exit(f"vrnfast synth: --n must be >= 1, got {args.n}")
-    for key in ("n", "batch_size"):
+    for key in ("n", "batch_size", "workers", "limit"):
         value = getattr(args, key, None)
-        if args.command in ("evaluate", "reconstruct") and value is not None and value < 1:
+        if args.command in ("evaluate", "reconstruct", "prepare") and value is not None and value < 1:
             sys.exit(f"vrnfast {args.command}: --{key.replace('_', '-')} must be >= 1, got {value}")
     if args.command == "evaluate" and not args.ced_max > 0:
         sys.exit(f"vrnfast evaluate: --ced-max must be > 0, got {args.ced_max}")
