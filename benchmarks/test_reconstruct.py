@@ -14,7 +14,8 @@ import torch
 
 from vrnfast.data import synthetic_sample
 from vrnfast.models import build_model
-from vrnfast.reconstruct import Crop, Reconstructor
+from vrnfast.data.crop import Crop
+from vrnfast.reconstruct import Reconstructor
 
 from conftest import SMALL
 

@@ -91,6 +91,7 @@ def test_failed_predictions_are_counted_not_averaged():
     assert s["nme_mean"] == pytest.approx(0.06) and s["nme_median"] == pytest.approx(0.07)  # failure ranks last
     assert s["yaw_bins"]["60-90"] == dict(n=1, nme_mean=None, baseline_nme_mean=0.09, iou_mean=0.0)
     assert s["yaw_bins"]["30-60"]["n"] == 1  # |yaw|
+    assert [yaw_bin(y) for y in (0, 30, 30.5, -60, 60.01, 95)] == ["0-30", "0-30", "30-60", "30-60", "60-90", "60-90"]
 
 
 def test_landmark_nmes_for_a_landmark_model(tmp_path):

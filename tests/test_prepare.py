@@ -2,6 +2,7 @@
 saved in BFM.mat's layout, with known parameters, and the real 300W-LP sample's annotation."""
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -179,6 +180,7 @@ def test_resume_skips_work_and_broken_files_are_reported(release, capsys):
     assert reasons["outside"].startswith("face outside the image")
     assert "skipped bad_mat: unreadable .mat" in err.err and "3 faces written" in err.out
     assert report["written"] == 3 and len(FaceDataset(out)) == 3
+    assert report["landmark_error_px_mean"] < 1e-3  # the inner points of pt2d: the model's keypoints
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.npz")}
     prepare_cli(release, out)  # again: nothing to redo
     assert "0 faces written, 3 already there" in capsys.readouterr().out
@@ -198,7 +200,7 @@ def test_aflw2000_layout_and_its_landmark_check(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 faces written" in out
     report = json.loads((tmp_path / "out" / "prepare-report.json").read_text())
-    assert report["pt3d_error_px_mean"] < 1e-3  # the model's keypoints are AFLW2000's pt3d_68
+    assert report["landmark_error_px_mean"] < 1e-3  # the model's keypoints are AFLW2000's pt3d_68
     ann = read_annotation(root / "image00001.mat")
     assert ann.pt3d.shape == (68, 3) and ann.pt2d.shape == (21, 2)
 
@@ -269,3 +271,15 @@ def test_train_and_evaluate_read_the_prepared_data_unchanged(release, tiny_check
     main(["train", "--data", str(out), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "3",
           "--workers", "0"])
     assert "training vrn (tiny) on " + str(out) in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (os.environ.get("VRNFAST_BFM") and REAL.is_dir()),
+                    reason="set VRNFAST_BFM to a BFM.mat (not redistributable, so not shipped) to run")
+def test_real_sample_with_a_real_bfm(tmp_path, capsys):
+    """With the real model, the fitted keypoints must land on the sample's own inner landmarks."""
+    main(["prepare", "300wlp", "--root", str(REAL.parent), "--bfm", os.environ["VRNFAST_BFM"], "--out",
+          str(tmp_path / "out"), "--workers", "1"])
+    report = json.loads((tmp_path / "out" / "prepare-report.json").read_text())
+    assert report["written"] == 1 and report["landmark_error_px_mean"] < 5
+    model = load_bfm(os.environ["VRNFAST_BFM"])
+    assert model.n == 53215 and 18_000 < len(model.face_region()) < 20_000

@@ -7,7 +7,8 @@ from PIL import Image
 from vrnfast import Reconstructor
 from vrnfast.cli import main
 from vrnfast.data import synthetic_sample
-from vrnfast.reconstruct import CheckpointError, crop_box, crop_resize, load_image, sample_colors
+from vrnfast.data.crop import Crop, centred_crop, face_crop, landmark_box
+from vrnfast.reconstruct import CheckpointError, load_image, sample_colors
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def test_mesh_lies_on_the_face_in_image_coordinates(rec, face):
     ox, oy = 101, 37
     canvas[oy:oy + 64, ox:ox + 64] = face
     alone = rec.mesh(face)
-    placed = rec.mesh(canvas, bbox=(ox, oy, 64, 64))
+    f = rec.face_fraction  # a face box that the training framing turns into exactly the 64 x 64 square
+    placed = rec.mesh(canvas, bbox=(ox + 32 - 32 * f, oy + 32 - 32 * f, 64 * f, 64 * f))
     assert len(alone.verts) > 500 and len(alone.faces) > 1000
     np.testing.assert_allclose(placed.verts, alone.verts + np.float32([ox, oy, 0]), atol=1e-4)
     np.testing.assert_array_equal(placed.faces, alone.faces)
@@ -64,20 +66,37 @@ def test_mesh_scales_with_the_image(rec, face):
     assert np.ptp(x) == pytest.approx(2 * np.ptp(small.verts[:, 0]), rel=0.1)
 
 
-def test_crop_box_and_resize():
-    assert crop_box((100, 300)) == (100.0, 0.0, 100.0)  # centred largest square
-    assert crop_box((100, 300), (10, 20, 40, 60)) == (0.0, 20.0, 60.0)  # squared about its centre
+def test_crops_and_their_maps():
+    c = centred_crop((100, 300), 64)  # the centred largest square
+    assert (c.x, c.y, c.side) == (100.0, 0.0, 100.0)
+    # a face box is framed as training crops are: centred, its sqrt(w h) the face fraction of the side
+    c = face_crop((10, 20, 40, 90), (300, 300), 64, face_fraction=0.5)
+    assert (c.x + c.side / 2, c.y + c.side / 2) == (30.0, 65.0) and c.side == pytest.approx(120.0)
     img = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)
-    out = crop_resize(img, (5.0, 2.0, 10.0), 10)  # same size: an exact copy
-    np.testing.assert_array_equal(out, img[2:12, 5:15])
-    out = crop_resize(img, (-4.0, -4.0, 8.0), 8)  # outside the image: black
+    np.testing.assert_array_equal(Crop(5.0, 2.0, 10.0, 10).resize(img), img[2:12, 5:15])  # same size: a copy
+    out = Crop(-4.0, -4.0, 8.0, 8).resize(img)  # outside the image: black
     assert (out[:4] == 0).all() and (out[:, :4] == 0).all() and np.array_equal(out[4:, 4:], img[:4, :4])
-    with pytest.raises(ValueError, match="bbox"):
-        crop_box((10, 10), (0, 0, -1, 5))
+    # the resize and the point map agree at sub-pixel level: a bright pixel's centroid lands where
+    # from_image says, for fractional boxes shrinking and enlarging
+    for box in [(3.3, 5.7, 40.6, 16), (20.25, 22.5, 7.5, 30)]:
+        crop = Crop(*box)
+        img = np.zeros((60, 60, 3), np.uint8)
+        img[27, 24] = 255
+        out = crop.resize(img)[..., 0].astype(float)
+        ys, xs = np.mgrid[:crop.size, :crop.size]
+        centroid = [(out * xs).sum() / out.sum(), (out * ys).sum() / out.sum()]
+        np.testing.assert_allclose(centroid, crop.from_image(np.array([[24.0, 27.0, 0.0]]))[0, :2], atol=0.06)
+    pts = np.random.default_rng(0).uniform(-50, 50, (10, 3))
+    np.testing.assert_allclose(crop.to_image(crop.from_image(pts)), pts, atol=1e-9)
+    assert landmark_box(np.array([[10.0, 20.0], [30.0, 60.0]])) == (10.5, 20.5, 20.0, 40.0)
+    with pytest.raises(ValueError, match="bbox width and height"):
+        face_crop((0, 0, -1, 5), (10, 10), 8)
     with pytest.raises(ValueError, match="outside"):
-        crop_box((10, 10), (20, 20, 5, 5))
-    with pytest.raises(ValueError, match="bbox"):
-        crop_box((10, 10), (0, 0, 5))
+        face_crop((20, 20, 5, 5), (10, 10), 8)
+    with pytest.raises(ValueError, match="bbox must be 4"):
+        face_crop((0, 0, 5), (10, 10), 8)
+    with pytest.raises(ValueError, match="far larger than"):
+        face_crop((0, 0, 1e5, 1e5), (10, 10), 8)
 
 
 def test_sample_colors_is_bilinear():

@@ -147,6 +147,20 @@ def test_bf16_autocast_trains(tmp_path):
     assert t.amp and losses["bf16"] == pytest.approx(losses["off"], rel=2e-2)
 
 
+def test_directory_validation_holds_out_whole_faces():
+    """300W-LP's pose variants (_0, _1, ...) and mirror images (_Flip) of one photo stay on one
+    side of the split."""
+    from vrnfast.train import directory_split
+
+    names = [f"{sub}__{photo}_{k}" for photo in ("HELEN_1", "HELEN_2", "AFW_7", "LFPW_3", "IBUG_9", "AFW_8")
+             for sub in ("X", "X_Flip") for k in range(4)]
+    ds = type("DS", (), {"names": names, "root": "d", "__len__": lambda self: len(names)})()
+    train, val = directory_split(ds, 8)
+    assert len(val) == 8 and not set(train) & set(val) and len(train) + 8 <= len(names)
+    group = lambda i: names[i].replace("_Flip", "").rsplit("_", 1)[0]
+    assert not {group(i) for i in train} & {group(i) for i in val}
+
+
 @pytest.mark.parametrize("model", ["guided", "multitask"])
 def test_landmark_models_train(tmp_path, model):
     t = quiet(config(tmp_path, epochs=1, model=model))
@@ -166,7 +180,7 @@ def test_bad_arguments(tmp_path):
         config(tmp_path, augment_on="gpu")
     with pytest.raises(ValueError, match="amp must be one of"):
         config(tmp_path, amp="fp8")
-    with pytest.raises(ValueError, match="device must be cpu, cuda or cuda:N"):
+    with pytest.raises(ValueError, match="device must be auto, cpu, cuda or cuda:N"):
         quiet(config(tmp_path, device="tpu!"))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="not available here"):

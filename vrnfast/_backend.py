@@ -89,6 +89,23 @@ def _triton_interpreted(backend: str) -> bool:
     return backend == "triton" and os.environ.get("TRITON_INTERPRET") == "1"
 
 
+def torch_device(device="auto"):
+    """A torch.device from "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"; ValueError
+    naming `device` for anything else or a device this machine lacks."""
+    import torch
+
+    name = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {device!r} is not available here ({torch.cuda.device_count()} CUDA devices)")
+    return dev
+
+
 # ---- extensions ---------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)

@@ -69,7 +69,7 @@ def _cmd_synth(args):
 def _outputs(images, out, suffix, what):
     """One output path per image: `out` itself for a single image; for several, `out` is a
     directory (created) and each image writes STEM + suffix there."""
-    if len(images) == 1 and out is not None and not Path(out).is_dir():
+    if len(images) == 1 and out is not None and Path(out).suffix and not Path(out).is_dir():
         return [Path(out)]
     folder = Path(out) if out is not None else Path(".")
     if out is not None and folder.suffix and not folder.is_dir():
@@ -146,7 +146,7 @@ def _cmd_evaluate(args):
     from .reconstruct import CheckpointError
 
     ck = Path(args.checkpoint)
-    stem = f"eval-{Path(args.data).name if args.data != 'synthetic' else 'synthetic'}"
+    stem = f"eval-{ck.stem}-{Path(args.data).name if args.data != 'synthetic' else 'synthetic'}"
     json_path = Path(args.json) if args.json else ck.parent / f"{stem}.json"
     ced_path = Path(args.ced) if args.ced else json_path.with_name(json_path.stem + "-ced.png")
     try:
@@ -170,10 +170,10 @@ def _cmd_prepare(args):
         sys.exit(f"vrnfast prepare: {e}")
     for name, reason in report["skipped"]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    check = report["pt3d_error_px_mean"]
+    check = report["landmark_error_px_mean"]
     print(f"{args.out}: {report['written']} faces written, {report['present']} already there, "
           f"{len(report['skipped'])} skipped (listed in {Path(args.out) / 'prepare-report.json'})"
-          + (f"; the model's landmarks lie {check:.2f} px from pt3d_68 on average" if check is not None else ""))
+          + (f"; the model's landmarks lie {check:.2f} px from the files' own on average" if check is not None else ""))
     if report["written"] + report["present"] == 0:
         sys.exit("vrnfast prepare: no sample could be prepared")
 
@@ -256,6 +256,7 @@ def build_parser():
     t.add_argument("--batch-size", dest="batch_size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--val-size", dest="val_size", type=int, help="validation faces (default 64)")
     t.add_argument("--workers", type=int, help="DataLoader workers (default 1)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     t.add_argument("--reference", action="store_true",
@@ -289,7 +290,7 @@ def build_parser():
     ev.add_argument("--checkpoint", required=True)
     ev.add_argument("--data", default="synthetic", help="'synthetic' (held-out faces) or a dataset directory")
     ev.add_argument("--n", type=int, help="faces to evaluate (default: 200 synthetic, or the whole directory)")
-    ev.add_argument("--json", help="results JSON (default: eval-DATA.json beside the checkpoint)")
+    ev.add_argument("--json", help="results JSON (default: eval-CHECKPOINT-DATA.json beside the checkpoint)")
     ev.add_argument("--ced", help="CED plot PNG (default: beside the JSON)")
     ev.add_argument("--ced-max", dest="ced_max", type=float, default=0.1, help="the CED plot's largest NME")
     ev.add_argument("--device", default="auto")

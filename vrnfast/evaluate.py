@@ -26,7 +26,7 @@ YAW_BINS = ((0, 30), (30, 60), (60, 90))
 TEST_SEED_OFFSET = 2_000_003  # the synthetic test faces: neither trained on nor used for validation
 
 
-def test_samples(data, seed, preset, n=None):
+def held_out_samples(data, seed, preset, n=None):
     """(count, iterator of sample dicts with image, volume, landmarks, face_verts, pose, name)."""
     from .data import FaceDataset, synthetic_sample
 
@@ -45,12 +45,11 @@ def test_samples(data, seed, preset, n=None):
 
 def surface_points(volume, level=0.5):
     """(V, 3) float64 (x, y, z) vertices of a volume's marching-cubes surface (empty: (0, 3))."""
+    from .io import volume_to_image
     from .ops.marching_cubes import marching_cubes
-    from . import _backend as B
 
-    verts, _ = marching_cubes(volume, level)
-    verts = B.to_numpy(verts, B.array_kind(verts, "verts"))
-    return verts[:, ::-1].astype(np.float64)  # (d, h, w) -> (x, y, z)
+    verts, _ = marching_cubes(np.asarray(volume), level)
+    return volume_to_image(verts).astype(np.float64)
 
 
 def landmarks_from_heatmaps(heatmaps):
@@ -89,11 +88,13 @@ def front_depth(volume, xy, level=0.5):
 
 
 def yaw_bin(yaw):
+    """The bin of a yaw in degrees, as 3DDFA's AFLW2000-3D protocol bins |yaw|: [0, 30], (30, 60],
+    and everything beyond 60 (a fitted pose can pass 90) in the last."""
     a = abs(float(yaw))
-    for lo, hi in YAW_BINS:
-        if lo <= a < hi or (hi == 90 and a <= 90):
+    for lo, hi in YAW_BINS[:-1]:
+        if a <= hi:
             return f"{lo}-{hi}"
-    return None
+    return "{}-{}".format(*YAW_BINS[-1])
 
 
 def score_sample(sample, prob, baseline_points, baseline_volume, heatmaps=None):
@@ -171,12 +172,14 @@ def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", 
     from .reconstruct import Reconstructor
     from .train import checkpoint_baseline
 
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     rec = Reconstructor(checkpoint, device=device)
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=True) if not isinstance(checkpoint, dict) else checkpoint
+    ck = rec.checkpoint
     baseline = checkpoint_baseline(ck)
     baseline_points = surface_points(baseline)
     seed = int(ck.get("config", {}).get("seed", 0))
-    total, samples = test_samples(data, seed, rec.preset, n)
+    total, samples = held_out_samples(data, seed, rec.preset, n)
     rows = []
     with tqdm(total=total, desc=f"evaluate {rec.model_name} ({rec.preset})", unit="face", disable=not progress) as bar:
         batch = []

@@ -296,8 +296,9 @@ def _legend(img, entries, font, box, loc):
 
 def ced_curve(errors, x_max=0.1, n=1001):
     """Cumulative error distribution: xs = n thresholds evenly from 0 to x_max, ys = percentage of
-    images whose error is <= the threshold (0..100). Non-finite errors (failed fits) count as images
-    above every threshold: ys[i] == 100 * mean(errors <= xs[i]) exactly as numpy evaluates it."""
+    images whose error is <= the threshold (0..100). Non-finite errors (NaN, +-inf: failed fits;
+    errors are never negative) count as images above every threshold, so for finite errors
+    ys[i] == 100 * mean(errors <= xs[i])."""
     e = np.asarray(errors, dtype=np.float64).ravel()
     x_max, n = float(x_max), int(n)
     if not math.isfinite(x_max) or x_max <= 0:
@@ -308,7 +309,7 @@ def ced_curve(errors, x_max=0.1, n=1001):
     if e.size == 0:
         return xs, np.zeros(n)
     finite = np.sort(e[np.isfinite(e)])
-    counts = np.searchsorted(finite, xs, side="right")  # -inf counts too: it is <= every x
+    counts = np.searchsorted(finite, xs, side="right")
     return xs, 100.0 * (counts / e.size)
 
 

@@ -1,7 +1,7 @@
 """Image -> coloured face mesh with a trained VRN checkpoint: `vrnfast reconstruct`.
 
-The image is cropped to a square box (given, or the centred largest square), resized to the
-model's input size, and run through the network; the last stack's volume, after a sigmoid, is
+The image is cropped to a square (about a given face box, as training crops were made, or the
+centred largest square), resized to the model's input size, and run through the network; the last stack's volume, after a sigmoid, is
 meshed at 0.5 (marching cubes on the network's device). Vertices come back in the ORIGINAL image's
 pixel coordinates: x right, y down, z depth away from the camera, all three in pixels (the volume's
 depth is sampled like its rows: z_scale 1; VRN's original 200-slice volumes over 192 pixels used
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from . import _backend as B
-from .models import PRESETS, build_model
+from .data.crop import VRN_FACE_FRACTION, centred_crop, face_crop
+from .models import PRESETS, build_model, normalize_images
 
 
 @dataclass
@@ -33,33 +34,6 @@ class Mesh:
         from .io import save_mesh
 
         save_mesh(path, self.verts, self.faces, colors=self.colors, normals=self.normals)
-
-
-@dataclass
-class Crop:
-    """The square box (x, y, side) of the original image that the model saw, at `size` pixels."""
-    x: float
-    y: float
-    side: float
-    size: int
-
-    def to_image(self, pts):
-        """Model-input pixel (x, y, z) -> original image pixels (pixel centres at integers)."""
-        s = self.side / self.size
-        out = np.empty_like(pts, dtype=np.float32)
-        out[:, 0] = self.x + (pts[:, 0] + 0.5) * s - 0.5
-        out[:, 1] = self.y + (pts[:, 1] + 0.5) * s - 0.5
-        out[:, 2] = pts[:, 2] * s
-        return out
-
-    def from_image(self, pts):
-        """The inverse of to_image: original image pixels -> model-input pixels."""
-        s = self.side / self.size
-        out = np.empty_like(pts, dtype=np.float32)
-        out[:, 0] = (pts[:, 0] - self.x + 0.5) / s - 0.5
-        out[:, 1] = (pts[:, 1] - self.y + 0.5) / s - 0.5
-        out[:, 2] = pts[:, 2] / s
-        return out
 
 
 def load_image(image) -> np.ndarray:
@@ -81,36 +55,6 @@ def load_image(image) -> np.ndarray:
     if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
         raise ValueError(f"image must be uint8 (H, W, 3) or (3, H, W), got {a.dtype} {a.shape}")
     return np.ascontiguousarray(a)
-
-
-def crop_box(shape_hw, bbox=None):
-    """The square (x, y, side) to crop: the centred largest square by default; a bbox (x, y, w, h)
-    is made square about its centre (side max(w, h)), as VRN's face crops are."""
-    h, w = shape_hw
-    if bbox is None:
-        side = min(h, w)
-        return (w - side) / 2, (h - side) / 2, float(side)
-    if len(bbox) != 4 or not all(np.isfinite(bbox)):
-        raise ValueError(f"bbox must be 4 finite numbers (x, y, w, h), got {bbox!r}")
-    x, y, bw, bh = (float(v) for v in bbox)
-    if bw <= 0 or bh <= 0:
-        raise ValueError(f"bbox width and height must be > 0, got {bbox!r}")
-    if x + bw <= 0 or y + bh <= 0 or x >= w or y >= h:
-        raise ValueError(f"bbox {bbox!r} lies outside the {w}x{h} image")
-    side = max(bw, bh)
-    return x + (bw - side) / 2, y + (bh - side) / 2, side
-
-
-def crop_resize(image, box, size):
-    """(size, size, 3) uint8: the square box of image (outside: black), resized with Pillow's
-    antialiasing bilinear filter."""
-    from PIL import Image
-
-    x, y, side = box
-    x0, y0 = int(np.floor(x)), int(np.floor(y))
-    x1, y1 = int(np.ceil(x + side)), int(np.ceil(y + side))
-    padded = Image.fromarray(image).crop((x0, y0, x1, y1))  # Pillow fills outside the image with 0
-    return np.asarray(padded.resize((size, size), Image.BILINEAR, box=(x - x0, y - y0, x - x0 + side, y - y0 + side)))
 
 
 def sample_colors(image, xy):
@@ -159,11 +103,6 @@ def load_model(checkpoint, model=None, preset=None, device="cpu"):
     return net.to(device).eval(), ck
 
 
-def _device(device):
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                        "cpu" if device == "auto" else device)
-
-
 @dataclass
 class Timings:
     """Seconds spent per stage over the calls so far."""
@@ -183,13 +122,19 @@ class Reconstructor:
     """
 
     def __init__(self, checkpoint, device="auto", model=None, preset=None, z_scale=1.0, level=0.5):
-        self.device = _device(device)
+        self.device = B.torch_device(device)
+        self.z_scale = B.check_finite(z_scale, "z_scale")
+        if self.z_scale <= 0:
+            raise ValueError(f"z_scale must be > 0, got {z_scale!r}")
+        self.level = B.check_finite(level, "level")
         self.net, ck = load_model(checkpoint, model, preset, self.device)
         self.model_name, self.preset = ck["model_name"], ck["preset"]
+        # what evaluation needs of the checkpoint besides the weights
+        self.checkpoint = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "scheduler")}
+        # the face box's share of the crop in the training data (VRN's for older checkpoints)
+        self.face_fraction = float(ck.get("face_fraction", VRN_FACE_FRACTION))
         p = PRESETS[self.preset]
         self.size, self.depth = p.image_size, p.depth
-        self.z_scale = B.check_finite(z_scale, "z_scale")
-        self.level = B.check_finite(level, "level")
         self.timings = Timings()
 
     def _sync(self):
@@ -204,14 +149,17 @@ class Reconstructor:
         if x.dim() != 4 or x.shape[1:] != (3, self.size, self.size) or x.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (B, 3, {self.size}, {self.size}), got {x.dtype} {tuple(x.shape)}")
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            out = self.net(x.float() / 127.5 - 1.0)
+            out = self.net(normalize_images(x))
         heat = out["landmarks"][-1].float().sigmoid() if out["landmarks"] else None
         return {"volume": out["volume"][-1].float().sigmoid(), "heatmaps": heat}
 
     def crop(self, image, bbox=None):
-        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image."""
-        box = crop_box(image.shape[:2], bbox)
-        return crop_resize(image, box, self.size), Crop(*box, self.size)
+        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image: about the
+        face box bbox (x, y, w, h, pixel edges), framed as the training crops were (the box's
+        sqrt(w h) the training data's share of the side), or the centred largest square."""
+        crop = (centred_crop(image.shape[:2], self.size) if bbox is None else
+                face_crop(bbox, image.shape[:2], self.size, self.face_fraction))
+        return crop.resize(image), crop
 
     def surface(self, volume):
         """Marching cubes of one probability volume (D, S, S) at the level, on its device:
@@ -223,9 +171,11 @@ class Reconstructor:
 
     def colour(self, verts, faces, normals, image, crop) -> Mesh:
         """A surface in the volume's (d, h, w) -> the Mesh in `image`'s coordinates and colours."""
+        from .io import volume_to_image
+
         # (d, h, w) -> image (x, y, z); normals alike (the crop scales all three axes equally)
-        pts = np.stack([verts[:, 2], verts[:, 1], verts[:, 0] * self.z_scale], 1)
-        n = np.stack([normals[:, 2], normals[:, 1], normals[:, 0] / self.z_scale], 1)
+        pts = volume_to_image(verts, self.z_scale)
+        n = volume_to_image(normals, 1 / self.z_scale)
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
         pts = crop.to_image(pts)
         # swapping d and w is a reflection: reversing the winding keeps the right-hand normals
@@ -245,6 +195,8 @@ class Reconstructor:
 
     def meshes(self, images, bboxes=None):
         """Meshes of several images (paths or arrays), one network batch."""
+        if len(images) == 0:
+            raise ValueError("images: no image given")
         loaded = [load_image(im) for im in images]
         bboxes = [None] * len(loaded) if bboxes is None else list(bboxes)
         if len(bboxes) != len(loaded):

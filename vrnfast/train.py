@@ -26,10 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import metrics
+from . import _backend, metrics
 from .augmentation import AugmentParams, _one_thread_per_worker, augment
 from .data import FaceDataset, synthetic_sample
 from .models import PRESETS, build_model
+from .models import normalize_images as normalize
 from .ops.sigmoid_bce import sigmoid_bce
 
 LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "val_loss", "val_iou", "baseline_iou", "samples_per_s"]
@@ -103,7 +104,9 @@ class TrainSet(torch.utils.data.Dataset):
         if self.directory is not None and (self.directory.image_size, self.directory.depth) != (self.size, self.depth):
             raise ValueError(f"{cfg.data} holds {self.directory.image_size}x{self.directory.image_size}x"
                              f"{self.directory.depth} samples; preset {cfg.preset} needs {self.size}x{self.size}x{self.depth}")
-        self.length = cfg.epoch_size if self.directory is None else len(self.directory)
+        # a directory trains on what its validation split leaves
+        self.indices = None if self.directory is None else directory_split(self.directory, cfg.val_size)[0]
+        self.length = cfg.epoch_size if self.directory is None else len(self.indices)
         self.augment, self.augment_on, self.backend = cfg.augment, augment_on, backend
         self.epoch = 0
 
@@ -113,7 +116,7 @@ class TrainSet(torch.utils.data.Dataset):
     def raw(self, i, epoch=None):
         epoch = self.epoch if epoch is None else epoch
         if self.directory is not None:
-            return self.directory[i]
+            return self.directory[self.indices[i]]
         return synthetic_sample(epoch * self.length + i, self.seed, self.size, self.depth)
 
     def params(self, i) -> AugmentParams:
@@ -139,21 +142,52 @@ def validation_set(cfg: TrainConfig):
         samples = [synthetic_sample(i, cfg.seed + VAL_SEED_OFFSET, p.image_size, p.depth) for i in range(cfg.val_size)]
     else:
         ds = FaceDataset(cfg.data)
-        step = max(1, len(ds) // cfg.val_size)
-        samples = [ds[i] for i in range(0, len(ds), step)][:cfg.val_size]
+        samples = [ds[i] for i in directory_split(ds, cfg.val_size, warn=False)[1]]  # TrainSet warns
     return tuple(torch.from_numpy(np.stack([s[k] for s in samples])) for k in ("image", "volume", "landmarks"))
 
 
-def mean_shape(train: TrainSet, n=128) -> torch.Tensor:
-    """The mean-shape baseline: the mean of n training targets, thresholded at 0.5."""
+def directory_split(ds: FaceDataset, val_size, warn=True):
+    """(train indices, validation indices) of a dataset directory. Validation holds whole groups
+    of samples (a face's pose variants and its mirror image share a name up to a trailing _N and
+    a _Flip: 300W-LP's), chosen by a hash of the group's name, until val_size samples; a dataset
+    under 4 x val_size is too small to spare them, and validates on val_size of its own samples."""
+    import re
+    import warnings
+    import zlib
+
+    if len(ds) < 4 * val_size:
+        if warn:
+                warnings.warn(f"{ds.root}: {len(ds)} samples are too few to hold {val_size} out for validation; "
+                          "validating on training samples", RuntimeWarning, stacklevel=2)
+        step = max(1, len(ds) // val_size)
+        return list(range(len(ds))), list(range(0, len(ds), step))[:val_size]
+    groups = {}
+    for i, name in enumerate(ds.names):
+        groups.setdefault(re.sub(r"_\d+$", "", name.replace("_Flip", "")), []).append(i)
+    val = []
+    for key in sorted(groups, key=lambda k: (zlib.crc32(k.encode()), k)):
+        if len(val) >= val_size:
+            break
+        val += groups[key]
+    held = set(val)
+    return [i for i in range(len(ds)) if i not in held], sorted(val)[:val_size]
+
+
+def training_statistics(train: TrainSet, n=128):
+    """(the mean-shape baseline: the mean of n training targets thresholded at 0.5, uint8 tensor;
+    the face's share of the image: the median over them of the landmark box's sqrt(w h) / size,
+    what `vrnfast reconstruct --bbox` frames new faces by). The first n synthetic faces (all alike
+    in distribution), or n samples spread evenly over a directory's sorted names."""
+    n = min(n, len(train))
     acc = torch.zeros(train.depth, train.size, train.size)
-    for i in range(min(n, len(train))):
-        acc += torch.from_numpy(train.raw(i, epoch=0)["volume"]).float()
-    return (acc / min(n, len(train)) > 0.5).to(torch.uint8)
-
-
-def normalize(images):
-    return images.float() / 127.5 - 1.0
+    shares = []
+    spread = train.directory is not None
+    for i in (np.linspace(0, len(train) - 1, n).round().astype(int) if spread else range(n)):
+        s = train.raw(int(i), epoch=0)
+        acc += torch.from_numpy(s["volume"]).float()
+        w, h = np.ptp(s["landmarks"][:, :2], axis=0)
+        shares.append(np.sqrt(max(w, 1.0) * max(h, 1.0)) / train.size)
+    return (acc / n > 0.5).to(torch.uint8), float(np.median(shares))
 
 
 def heatmaps(landmarks, size, sigma=1.0):
@@ -205,7 +239,7 @@ def checkpoint_baseline(ck) -> np.ndarray:
     if "baseline_bits" in ck:
         shape = tuple(ck["baseline_shape"])
         return np.unpackbits(ck["baseline_bits"].numpy(), count=int(np.prod(shape))).reshape(shape)
-    return mean_shape(TrainSet(TrainConfig(**ck["config"]))).numpy()
+    return training_statistics(TrainSet(TrainConfig(**ck["config"])))[0].numpy()
 
 
 # ---- the loop -----------------------------------------------------------------------------------
@@ -232,15 +266,9 @@ class Trainer:
             raise ValueError("multi-process training needs --out DIR (every rank must write to one run)")
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
-        dev = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        if dev == "cuda" and self.world > 1:
-            dev = f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}"
-        try:
-            self.device = torch.device(dev)
-        except RuntimeError:
-            raise ValueError(f"device must be cpu, cuda or cuda:N, got {dev!r}") from None
-        if self.device.type not in ("cpu", "cuda") or (self.device.type == "cuda" and not torch.cuda.is_available()):
-            raise ValueError(f"device {dev!r} is not available here (CUDA available: {torch.cuda.is_available()})")
+        self.device = _backend.torch_device(cfg.device)
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}")
         torch.manual_seed(cfg.seed)  # every rank builds the same initial model
         self.module = build_model(cfg.model, cfg.preset).to(self.device)
         self.model = self.module
@@ -256,7 +284,8 @@ class Trainer:
         # --reference: the whole step in plain PyTorch, augmentation (grid_sample) included
         self.train_set = TrainSet(cfg, self.augment_on, backend="reference" if cfg.reference else "auto")
         self.val = validation_set(cfg)
-        self.baseline = mean_shape(self.train_set).numpy()
+        baseline, self.face_fraction = training_statistics(self.train_set)
+        self.baseline = baseline.numpy()
         self.baseline_iou = float(np.mean([metrics.iou(self.baseline, g) for g in self.val[1].numpy()]))
         self.epoch, self.step, self.batch_in_epoch, self.best_iou, self.history = 0, 0, 0, -1.0, []
         self.stop_requested = False
@@ -273,7 +302,7 @@ class Trainer:
                 "config": asdict(self.cfg), "model_name": self.cfg.model, "preset": self.cfg.preset,
                 # the mean-shape baseline travels with the model, for `vrnfast evaluate`
                 "baseline_bits": torch.from_numpy(np.packbits(self.baseline.ravel())),
-                "baseline_shape": list(self.baseline.shape)}
+                "baseline_shape": list(self.baseline.shape), "face_fraction": self.face_fraction}
 
     def _restore(self, st):
         saved = TrainConfig(**st["config"])

@@ -25,8 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-VRN_FACE_FRACTION = 90 / 192  # VRN's crops: the landmark box's sqrt(w h) is 90 of 192 pixels
-FACE_REGION_RADIUS = 1.02     # face region: within this many outer interocular distances of the nose tip
+from .crop import VRN_FACE_FRACTION, face_crop, landmark_box
+
+# The face region: within this many outer interocular distances of the nose tip. On 3DDFA's mean
+# shape (its released mean-shape files; no BFM ships here) that is 19,000 of the 53215 vertices,
+# the ~19k the VRN paper counts (the authors' own mask is not distributed).
+FACE_REGION_RADIUS = 1.02
 
 
 class FormatError(ValueError):
@@ -53,8 +57,10 @@ class MorphableModel:
 
     def vertices(self, shape_para, exp_para) -> np.ndarray:
         """(n, 3) float64 vertices in the model's frame."""
-        v = self.mean.astype(np.float64) + self.shape_pc @ shape_para + self.exp_pc @ exp_para
-        return v.reshape(-1, 3)
+        # float32 products: float64 parameters would make numpy convert the whole basis (~250 MB)
+        # for every face; float32 keeps ~7 digits, far below a pixel
+        offset = self.shape_pc @ shape_para.astype(np.float32) + self.exp_pc @ exp_para.astype(np.float32)
+        return (self.mean.astype(np.float64) + offset).reshape(-1, 3)
 
     def face_region(self, radius=FACE_REGION_RADIUS) -> np.ndarray:
         """Indices of the face region the NME counts: the mean shape's vertices within `radius`
@@ -148,6 +154,9 @@ def read_annotation(path) -> Annotation:
         raise FormatError(f"{path}: Pose_Para must be 7 finite numbers (pitch, yaw, roll, tx, ty, tz, s), got {pose}")
     shape_para = _field(data, "Shape_Para", path).astype(np.float64).ravel()
     exp_para = _field(data, "Exp_Para", path).astype(np.float64).ravel()
+    for name, p in (("Shape_Para", shape_para), ("Exp_Para", exp_para)):
+        if not np.isfinite(p).all():
+            raise FormatError(f"{path}: {name} holds non-finite values")
     pt2d = np.asarray(data["pt2d"], np.float64).T if "pt2d" in data else None
     pt3d = np.asarray(data["pt3d_68"], np.float64).T if "pt3d_68" in data else None
     if pt3d is not None and pt3d.shape != (68, 3):
@@ -186,24 +195,12 @@ def fitted_vertices(model: MorphableModel, ann: Annotation, image_height: int) -
 
 # ---- one sample ---------------------------------------------------------------------------------
 
-def crop_square(landmarks_xy, face_fraction=VRN_FACE_FRACTION):
-    """(x0, y0, side): the square crop centred on the landmarks' box, sized so that the box's
-    sqrt(w h) is `face_fraction` of the side (VRN's: 90 of 192 pixels). Landmarks are in pixel
-    centres (pixel i at i), the box in pixel edges (pixel i spans [i, i + 1]) as Pillow crops."""
-    lo, hi = landmarks_xy.min(0), landmarks_xy.max(0)
-    w, h = np.maximum(hi - lo, 1.0)
-    side = math.sqrt(w * h) / face_fraction
-    cx, cy = (lo + hi) / 2 + 0.5
-    return cx - side / 2, cy - side / 2, side
-
-
 def prepare_sample(model, region, image_path, mat_path, size, depth, face_fraction=VRN_FACE_FRACTION):
     """One image + .mat pair -> the dataset's sample dict (image, volume, landmarks, pose,
     face_verts); SkipSample(reason) when it cannot be made."""
     from PIL import Image, UnidentifiedImageError
 
     from ..ops.voxelize import voxelize
-    from ..reconstruct import crop_resize
 
     if not Path(mat_path).is_file():
         raise SkipSample("missing .mat")
@@ -227,13 +224,11 @@ def prepare_sample(model, region, image_path, mat_path, size, depth, face_fracti
     inside = (kpt[:, 0] >= -0.5) & (kpt[:, 0] <= iw - 0.5) & (kpt[:, 1] >= -0.5) & (kpt[:, 1] <= ih - 0.5)
     if inside.mean() < 0.5:
         raise SkipSample(f"face outside the image ({int(inside.sum())} of 68 landmarks inside)")
-    x0, y0, side = crop_square(kpt[:, :2], face_fraction)
-    # image pixels -> crop pixels (pixel centres at integers, as vrnfast.reconstruct maps them)
-    scale = size / side
-    vol = np.empty_like(verts)
-    vol[:, 0] = (verts[:, 0] - x0 + 0.5) * scale - 0.5
-    vol[:, 1] = (verts[:, 1] - y0 + 0.5) * scale - 0.5
-    vol[:, 2] = verts[:, 2] * scale
+    try:  # VRN's crop about the landmarks' box, the one map reconstruct uses too
+        crop = face_crop(landmark_box(kpt[:, :2]), (ih, iw), size, face_fraction, name="the landmarks' box")
+    except ValueError as e:
+        raise SkipSample(str(e)) from None
+    vol = crop.from_image(verts)
     zmin, zmax = vol[:, 2].min(), vol[:, 2].max()
     if zmax - zmin > depth - 1:
         raise SkipSample(f"face deeper ({zmax - zmin:.0f} slices) than the volume ({depth})")
@@ -242,25 +237,32 @@ def prepare_sample(model, region, image_path, mat_path, size, depth, face_fracti
     # along z over the surface, then everything behind a column's first crossing (where the
     # surface folds over itself, e.g. the far cheek at large yaw, parity alone would leave a gap)
     volume = np.maximum.accumulate(voxelize(vol.astype(np.float32), model.tri, (depth, size, size)), axis=0)
-    crop = crop_resize(image, (x0, y0, side), size).transpose(2, 0, 1)
-    return {"image": np.ascontiguousarray(crop), "volume": volume, "landmarks": vol[model.kpt_ind].astype(np.float32),
+    image = np.ascontiguousarray(crop.resize(image).transpose(2, 0, 1))
+    return {"image": image, "volume": volume, "landmarks": vol[model.kpt_ind].astype(np.float32),
             "pose": ann.angles_degrees, "face_verts": vol[region].astype(np.float32),
-            "pt3d_error": _pt3d_error(ann, kpt)}
+            "landmark_error": _landmark_error(ann, kpt)}
 
 
-def _pt3d_error(ann, kpt):
-    """AFLW2000-3D's pt3d_68 against the model's landmarks, in image pixels (x, y): a check that
-    the BFM and the conventions are the ones the annotations were fitted with; None without it."""
-    if ann.pt3d is None:
+def _landmark_error(ann, kpt):
+    """The file's own landmarks against the model's, mean distance in image pixels: a check that
+    the BFM and the conventions are the ones the annotations were fitted with. AFLW2000-3D's
+    pt3d_68 are the keypoint vertices themselves; 300W-LP's pt2d follow the visible jaw line, so
+    only the inner points (17-67: brows, nose, eyes, mouth) are compared. None without either."""
+    if ann.pt3d is not None:
+        ref, ours = ann.pt3d[:, :2], kpt[:, :2]
+    elif ann.pt2d is not None and ann.pt2d.shape == (68, 2):
+        ref, ours = ann.pt2d[17:], kpt[17:, :2]
+    else:
         return None
-    return float(np.linalg.norm(ann.pt3d[:, :2] - 1.0 - kpt[:, :2], axis=1).mean())
+    return float(np.linalg.norm(ref - 1.0 - ours, axis=1).mean())  # MATLAB's 1-based pixels
 
 
 # ---- the whole release ----------------------------------------------------------------------------
 
 def find_pairs(root):
-    """[(name, image, mat)] for every .jpg and every .mat under root (300W-LP's landmarks/ folder
-    aside), paired by path; a name is the file's stem, with its folder when stems repeat."""
+    """[(name, image, mat)] for every image and every .mat under root (300W-LP's landmarks/ folder
+    aside), paired by path; a name is the file's stem, or its path joined by "__" when stems
+    repeat (300W-LP's IBUG/ and IBUG_Flip/ hold the same stems)."""
     root = Path(root)
     if not root.is_dir():
         raise FormatError(f"--root {root}: no such directory")
@@ -268,15 +270,14 @@ def find_pairs(root):
     for p in sorted(root.rglob("*")):
         if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".mat") and "landmarks" not in p.relative_to(root).parts[:-1]:
             stems.setdefault(p.with_suffix(""), []).append(p)
-    pairs = []
     counts = {}
     for base in stems:
         counts[base.name] = counts.get(base.name, 0) + 1
+    pairs = []
     for base, files in stems.items():
         image = next((f for f in files if f.suffix.lower() != ".mat"), base.with_suffix(".jpg"))
-        mat = base.with_suffix(".mat")
-        rel = base.relative_to(root)
-        name = base.name if counts[base.name] == 1 else "_".join(rel.parts)
+        mat = next((f for f in files if f.suffix.lower() == ".mat"), base.with_suffix(".mat"))
+        name = base.name if counts[base.name] == 1 else "__".join(base.relative_to(root).parts)
         pairs.append((name, image, mat))
     return pairs
 
@@ -284,10 +285,10 @@ def find_pairs(root):
 _WORKER = {}
 
 
-def _init_worker(bfm_path, size, depth, face_fraction):
+def _init_worker(bfm_path, size, depth, face_fraction, threads=1):
     from .. import _backend
 
-    _backend.set_num_threads(1)  # the processes are the parallelism
+    _backend.set_num_threads(threads)  # in worker processes, the processes are the parallelism
     model = load_bfm(bfm_path)
     _WORKER.update(model=model, region=model.face_region(), size=size, depth=depth, face_fraction=face_fraction)
 
@@ -299,17 +300,32 @@ def _prepare_one(job):
     w = _WORKER
     try:
         s = prepare_sample(w["model"], w["region"], image, mat, w["size"], w["depth"], w["face_fraction"])
+        write_sample(out, name, s["image"], s["volume"], s["landmarks"], s["pose"], s["face_verts"])
     except SkipSample as e:
         return name, str(e), None
-    write_sample(out, name, s["image"], s["volume"], s["landmarks"], s["pose"], s["face_verts"])
-    return name, None, s["pt3d_error"]
+    except Exception as e:  # one odd file must not end a run of hours: it is reported by name
+        return name, f"error: {type(e).__name__}: {e}", None
+    return name, None, s["landmark_error"]
+
+
+def _check_existing(out: Path, size, depth):
+    """A resumed run must write the same sizes as the samples already there."""
+    index = out / "index.json"
+    if index.is_file():
+        meta = json.loads(index.read_text())
+        if (meta.get("image_size"), meta.get("depth")) != (size, depth):
+            raise FormatError(f"--out {out} holds {meta.get('image_size')}x{meta.get('image_size')}x{meta.get('depth')} "
+                              f"samples, not {size}x{size}x{depth}: choose the same --preset, or another --out")
+    for tmp in out.glob(".*.tmp*"):  # an interrupted run's partial files
+        tmp.unlink()
 
 
 def prepare(kind, root, bfm, out, size=192, depth=200, workers=1, limit=None, face_fraction=VRN_FACE_FRACTION,
             progress=True):
     """Writes the dataset of a 3DDFA release under `out` (resumable: samples already written are
-    kept) and returns the report: written, present, skipped [(name, reason)]. `kind` is
-    "300wlp" or "aflw2000" (the same layout; AFLW2000-3D's pt3d_68 is checked against the model)."""
+    kept) and returns the report: written, present, skipped [(name, reason)], and the mean
+    distance of the files' own landmarks to the model's (landmark_error_px_mean). `kind` is
+    "300wlp" or "aflw2000" (the same layout)."""
     from tqdm import tqdm
 
     from .dataset import write_index
@@ -322,36 +338,40 @@ def prepare(kind, root, bfm, out, size=192, depth=200, workers=1, limit=None, fa
         raise FormatError(f"--root {root}: no images or .mat files found")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _check_existing(out, size, depth)
     todo = [(n, i, m, out) for n, i, m in pairs if not (out / f"{n}.npz").is_file()]
-    report = {"kind": kind, "root": str(root), "present": len(pairs) - len(todo), "written": 0, "skipped": [],
-              "pt3d_error_px": []}
-    bar = tqdm(total=len(todo), desc=f"prepare {kind}", unit="face", disable=not progress)
+    report = {"kind": kind, "root": str(root), "present": len(pairs) - len(todo), "written": 0, "skipped": []}
+    errors = []
     init = (bfm, size, depth, face_fraction)
-    if workers <= 1:
-        _init_worker(*init)
-        results = map(_prepare_one, todo)
+
+    def collect(results):
+        with tqdm(total=len(todo), desc=f"prepare {kind}", unit="face", disable=not progress) as bar:
+            for name, reason, landmark_error in results:
+                if reason is None:
+                    report["written"] += 1
+                    if landmark_error is not None:
+                        errors.append(landmark_error)
+                else:
+                    report["skipped"].append((name, reason))
+                bar.update()
+
+    if workers <= 1 or len(todo) <= 1:
+        from .. import _backend
+
+        threads = _backend.threads_arg()
+        _init_worker(*init, threads=threads)  # here, with this process's thread count
+        try:
+            collect(map(_prepare_one, todo))
+        finally:
+            _WORKER.clear()
     else:
         import multiprocessing as mp
 
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init)
-        results = pool.imap_unordered(_prepare_one, todo, chunksize=4)
-    try:
-        for name, reason, pt3d_error in results:
-            if reason is None:
-                report["written"] += 1
-                if pt3d_error is not None:
-                    report["pt3d_error_px"].append(pt3d_error)
-            else:
-                report["skipped"].append((name, reason))
-            bar.update()
-    finally:
-        bar.close()
-        if workers > 1:
-            pool.terminate()
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init) as pool:
+            collect(pool.imap_unordered(_prepare_one, todo, chunksize=4))
     names = sorted(n for n, _, _ in pairs if (out / f"{n}.npz").is_file())
     write_index(out, names, size, depth)
-    errors = report.pop("pt3d_error_px")
-    report["pt3d_error_px_mean"] = float(np.mean(errors)) if errors else None
+    report["landmark_error_px_mean"] = float(np.mean(errors)) if errors else None
     report["skipped"].sort()
     tmp = out / f".prepare-report.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(report, indent=1))

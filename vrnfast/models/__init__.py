@@ -1,5 +1,6 @@
 """The networks of the paper: VRN, VRN-Guided and VRN-Multitask, with size presets."""
-from .vrn import MODELS, NUM_LANDMARKS, PRESETS, VRN, Preset, VRNGuided, VRNMultitask, build_model, describe, parameter_count
+from .vrn import (MODELS, NUM_LANDMARKS, PRESETS, VRN, Preset, VRNGuided, VRNMultitask, build_model, describe,
+                  normalize_images, parameter_count)
 
-__all__ = ["MODELS", "NUM_LANDMARKS", "PRESETS", "Preset", "VRN", "VRNGuided", "VRNMultitask", "build_model",
+__all__ = ["MODELS", "NUM_LANDMARKS", "PRESETS", "Preset", "VRN", "VRNGuided", "VRNMultitask", "build_model", "normalize_images",
            "describe", "parameter_count"]

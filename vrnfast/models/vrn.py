@@ -91,6 +91,11 @@ class VRNMultitask(nn.Module):
 _CLASSES = {"vrn": VRN, "guided": VRNGuided, "multitask": VRNMultitask}
 
 
+def normalize_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (0..255) -> the networks' float input in [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
 def build_model(name: str, preset: str | Preset = "tiny") -> nn.Module:
     """One of MODELS at one of PRESETS (or a custom Preset)."""
     if name not in _CLASSES:
