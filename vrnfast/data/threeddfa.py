@@ -236,11 +236,20 @@ def prepare_sample(model, region, image_path, mat_path, size, depth, face_fracti
     # the open face surface closed toward the back of the volume along z and filled: ray parity
     # along z over the surface, then everything behind a column's first crossing (where the
     # surface folds over itself, e.g. the far cheek at large yaw, parity alone would leave a gap)
-    volume = np.maximum.accumulate(voxelize(vol.astype(np.float32), model.tri, (depth, size, size)), axis=0)
+    volume = _fill_behind(voxelize(vol.astype(np.float32), model.tri, (depth, size, size)))
     image = np.ascontiguousarray(crop.resize(image).transpose(2, 0, 1))
     return {"image": image, "volume": volume, "landmarks": vol[model.kpt_ind].astype(np.float32),
             "pose": ann.angles_degrees, "face_verts": vol[region].astype(np.float32),
             "landmark_error": _landmark_error(ann, kpt)}
+
+
+def _fill_behind(volume):
+    """Each column of a (D, H, W) 0/1 volume filled from its first 1 to the end: the cumulative
+    maximum along D, written as one comparison (numpy's accumulate along the outer axis is 6x
+    slower)."""
+    hit = volume.any(0)
+    first = np.where(hit, volume.argmax(0), volume.shape[0])
+    return (np.arange(volume.shape[0], dtype=np.int32)[:, None, None] >= first).view(np.uint8)
 
 
 def _landmark_error(ann, kpt):
@@ -325,7 +334,8 @@ def prepare(kind, root, bfm, out, size=192, depth=200, workers=1, limit=None, fa
     """Writes the dataset of a 3DDFA release under `out` (resumable: samples already written are
     kept) and returns the report: written, present, skipped [(name, reason)], and the mean
     distance of the files' own landmarks to the model's (landmark_error_px_mean). `kind` is
-    "300wlp" or "aflw2000" (the same layout)."""
+    "300wlp" or "aflw2000" (the same layout). workers > 1 spawns processes: a script calling this
+    needs the `if __name__ == "__main__":` guard."""
     from tqdm import tqdm
 
     from .dataset import write_index
