@@ -1,8 +1,8 @@
 """Image -> coloured face mesh with a trained VRN checkpoint: `vrnfast reconstruct`.
 
 The image is cropped to a square (about a given face box, as training crops were made, or the
-centred largest square), resized to the model's input size, and run through the network; the last stack's volume, after a sigmoid, is
-meshed at 0.5 (marching cubes on the network's device). Vertices come back in the ORIGINAL image's
+centred largest square), resized to the model's input size, and run through the network; the
+last stack's volume, after a sigmoid, is meshed at 0.5 (marching cubes on the network's device). Vertices come back in the ORIGINAL image's
 pixel coordinates: x right, y down, z depth away from the camera, all three in pixels (the volume's
 depth is sampled like its rows: z_scale 1; VRN's original 200-slice volumes over 192 pixels used
 0.5), and each vertex takes the colour of the image under it.
@@ -79,6 +79,7 @@ def load_model(checkpoint, model=None, preset=None, device="cpu"):
     """(module in eval mode, checkpoint dict) from a path or a loaded checkpoint; `model` / `preset`,
     when given, must be the checkpoint's."""
     ck = checkpoint
+    label = "(given as a dict)" if isinstance(ck, dict) else checkpoint  # for messages
     if not isinstance(ck, dict):
         path = Path(checkpoint)
         if not path.is_file():
@@ -88,17 +89,17 @@ def load_model(checkpoint, model=None, preset=None, device="cpu"):
         except Exception as e:
             raise CheckpointError(f"checkpoint {path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ck, dict) or not {"model", "model_name", "preset"} <= set(ck):
-        raise CheckpointError(f"checkpoint {checkpoint}: not a vrnfast training checkpoint "
+        raise CheckpointError(f"checkpoint {label}: not a vrnfast training checkpoint "
                               "(needs 'model', 'model_name' and 'preset'; write one with vrnfast train)")
     for name, want in (("model", model), ("preset", preset)):
         have = ck["model_name" if name == "model" else "preset"]
         if want is not None and want != have:
-            raise CheckpointError(f"checkpoint {checkpoint} holds {name} {have!r}, not {want!r}")
+            raise CheckpointError(f"checkpoint {label} holds {name} {have!r}, not {want!r}")
     net = build_model(ck["model_name"], ck["preset"])
     try:
         net.load_state_dict(ck["model"])
     except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {checkpoint}: its weights do not fit model {ck['model_name']!r} at preset "
+        raise CheckpointError(f"checkpoint {label}: its weights do not fit model {ck['model_name']!r} at preset "
                               f"{ck['preset']!r}: {str(e).splitlines()[0]}") from None
     return net.to(device).eval(), ck
 
