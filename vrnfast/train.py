@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from . import _backend, metrics
 from .augmentation import AugmentParams, _one_thread_per_worker, augment
 from .data import FaceDataset, synthetic_sample
+from .data.crop import landmark_box
 from .models import PRESETS, build_model
 from .models import normalize_images as normalize
 from .ops.sigmoid_bce import sigmoid_bce
@@ -104,8 +105,9 @@ class TrainSet(torch.utils.data.Dataset):
         if self.directory is not None and (self.directory.image_size, self.directory.depth) != (self.size, self.depth):
             raise ValueError(f"{cfg.data} holds {self.directory.image_size}x{self.directory.image_size}x"
                              f"{self.directory.depth} samples; preset {cfg.preset} needs {self.size}x{self.size}x{self.depth}")
-        # a directory trains on what its validation split leaves
-        self.indices = None if self.directory is None else directory_split(self.directory, cfg.val_size)[0]
+        # a directory trains on what its validation split leaves (val_indices: validation_set's)
+        self.indices, self.val_indices = (None, None) if self.directory is None else \
+            directory_split(self.directory, cfg.val_size)
         self.length = cfg.epoch_size if self.directory is None else len(self.indices)
         self.augment, self.augment_on, self.backend = cfg.augment, augment_on, backend
         self.epoch = 0
@@ -135,18 +137,18 @@ class TrainSet(torch.utils.data.Dataset):
         return image[0], volume[0], landmarks[0], {}
 
 
-def validation_set(cfg: TrainConfig):
-    """The fixed held-out set: (images, volumes, landmarks) tensors, not augmented."""
+def validation_set(cfg: TrainConfig, train: TrainSet):
+    """The fixed held-out set: (images, volumes, landmarks) tensors, not augmented: synthetic faces
+    of another seed, or the validation split `train` left of its directory."""
     p = PRESETS[cfg.preset]
-    if cfg.data == "synthetic":
+    if train.directory is None:
         samples = [synthetic_sample(i, cfg.seed + VAL_SEED_OFFSET, p.image_size, p.depth) for i in range(cfg.val_size)]
     else:
-        ds = FaceDataset(cfg.data)
-        samples = [ds[i] for i in directory_split(ds, cfg.val_size, warn=False)[1]]  # TrainSet warns
+        samples = [train.directory[i] for i in train.val_indices]
     return tuple(torch.from_numpy(np.stack([s[k] for s in samples])) for k in ("image", "volume", "landmarks"))
 
 
-def directory_split(ds: FaceDataset, val_size, warn=True):
+def directory_split(ds: FaceDataset, val_size):
     """(train indices, validation indices) of a dataset directory. Validation holds whole groups
     of samples (a face's pose variants and its mirror image share a name up to a trailing _N and
     a _Flip: 300W-LP's), chosen by a hash of the group's name, until val_size samples; a dataset
@@ -156,9 +158,8 @@ def directory_split(ds: FaceDataset, val_size, warn=True):
     import zlib
 
     if len(ds) < 4 * val_size:
-        if warn:
-                warnings.warn(f"{ds.root}: {len(ds)} samples are too few to hold {val_size} out for validation; "
-                          "validating on training samples", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"{ds.root}: {len(ds)} samples are too few to hold {val_size} out for validation; "
+                      "validating on training samples", RuntimeWarning, stacklevel=2)
         step = max(1, len(ds) // val_size)
         return list(range(len(ds))), list(range(0, len(ds), step))[:val_size]
     groups = {}
@@ -185,8 +186,8 @@ def training_statistics(train: TrainSet, n=128):
     for i in (np.linspace(0, len(train) - 1, n).round().astype(int) if spread else range(n)):
         s = train.raw(int(i), epoch=0)
         acc += torch.from_numpy(s["volume"]).float()
-        w, h = np.ptp(s["landmarks"][:, :2], axis=0)
-        shares.append(np.sqrt(max(w, 1.0) * max(h, 1.0)) / train.size)
+        _, _, w, h = landmark_box(s["landmarks"][:, :2])  # the box reconstruct's face_crop frames
+        shares.append(np.sqrt(w * h) / train.size)
     return (acc / n > 0.5).to(torch.uint8), float(np.median(shares))
 
 
@@ -283,7 +284,7 @@ class Trainer:
         self.amp = (cfg.amp if cfg.amp != "auto" else "bf16" if on_cuda else "off") == "bf16"
         # --reference: the whole step in plain PyTorch, augmentation (grid_sample) included
         self.train_set = TrainSet(cfg, self.augment_on, backend="reference" if cfg.reference else "auto")
-        self.val = validation_set(cfg)
+        self.val = validation_set(cfg, self.train_set)
         baseline, self.face_fraction = training_statistics(self.train_set)
         self.baseline = baseline.numpy()
         self.baseline_iou = float(np.mean([metrics.iou(self.baseline, g) for g in self.val[1].numpy()]))
