@@ -119,9 +119,12 @@ setup(
     package_dir={"vrnfast.kernels": "kernels"},
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
-    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1",
-                      "triton>=3.1; platform_system == 'Linux'"],
+    # triton is not a dependency: its kernels run only on CUDA tensors, and CUDA builds of torch
+    # bring it; CPU-only installs skip its 300 MB wheel. The extra adds it (e.g. for the tests that
+    # run the kernels in Triton's interpreter on the CPU).
+    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1"],
     extras_require={
+        "triton": ["triton>=3.1; platform_system == 'Linux'"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },

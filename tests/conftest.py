@@ -19,6 +19,19 @@ if not _has_cuda_device():
 
 
 requires_cuda = pytest.mark.skipif(not _has_cuda_device(), reason="needs a CUDA device")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `triton` run the Triton kernels (interpreted on the CPU): without the optional
+    triton package they are skipped, saying how to get it."""
+    from vrnfast._backend import TRITON_HINT, has_triton
+
+    if has_triton():
+        return
+    skip = pytest.mark.skip(reason=f"triton is not installed: {TRITON_HINT}")
+    for item in items:
+        if item.get_closest_marker("triton"):
+            item.add_marker(skip)
 DEVICE = "cuda" if _has_cuda_device() else "cpu"  # where the Triton backend runs
 
 

@@ -15,10 +15,11 @@ def test_array_kinds():
         B.array_kind(torch.zeros(2, device="meta"), "x")
 
 
-def test_resolve_backend():
+def test_resolve_backend(monkeypatch):
     ops = {"reference", "cpp", "cuda"}
     assert B.resolve_backend("op", "numpy", "auto", ops) == "cpp"
     assert B.resolve_backend("op", "torch_cuda", "auto", ops) == "cuda"
+    monkeypatch.setattr(B, "has_triton", lambda: True)
     assert B.resolve_backend("op", "torch_cuda", "auto", {"reference", "cpp", "triton"}) == "triton"
     assert B.resolve_backend("op", "cupy", "reference", ops) == "reference"
     with pytest.raises(ValueError, match="backend must be one of"):
@@ -29,6 +30,28 @@ def test_resolve_backend():
         B.resolve_backend("op", "torch_cpu", "cuda", ops)
     with pytest.raises(ValueError, match="runs on CPU arrays"):
         B.resolve_backend("op", "torch_cuda", "cpp", ops)
+
+
+def test_without_triton_cuda_inputs_run_the_reference_and_say_so(monkeypatch):
+    monkeypatch.setattr(B, "has_triton", lambda: False)
+    B._warn_no_triton.cache_clear()
+    triton_ops = {"reference", "cpp", "triton"}
+    with pytest.warns(RuntimeWarning, match=r"op: triton is not installed.*pip install 'vrnfast\[triton\]'"):
+        assert B.resolve_backend("op", "torch_cuda", "auto", triton_ops) == "reference"
+    assert B.resolve_backend("op", "numpy", "auto", triton_ops) == "cpp"  # the CPU never needs it
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    with pytest.raises(ValueError, match=r"backend='triton' needs the triton package.*vrnfast\[triton\]"):
+        B.resolve_backend("op", "torch_cpu", "triton", triton_ops)
+    B._warn_no_triton.cache_clear()
+
+
+def test_has_triton_matches_an_import():
+    try:
+        import triton  # noqa: F401
+        importable = True
+    except ImportError:
+        importable = False
+    assert B.has_triton() is importable
 
 
 def test_dtype_codes_cover_numpy_and_torch():

@@ -9,7 +9,7 @@ from vrnfast.ops.sigmoid_bce import pos_weight_layout
 
 from conftest import DEVICE
 
-BACKENDS = [pytest.param("cpp", id="cpp"), pytest.param("triton", id="triton")]
+BACKENDS = [pytest.param("cpp", id="cpp"), pytest.param("triton", id="triton", marks=pytest.mark.triton)]
 ULP = {torch.float32: 1e-6, torch.float16: 2**-10, torch.bfloat16: 2**-7}
 
 
@@ -300,6 +300,7 @@ def test_scale_op_skips_when_grad_output_is_one():
     assert torch.equal(g, before * -2)
 
 
+@pytest.mark.triton
 def test_triton_scale_kernel():
     from vrnfast.kernels.sigmoid_bce import scale_unless_one_
 

@@ -44,6 +44,18 @@ def test_run_directory_holds_what_design_lists(tmp_path):
     assert json.loads((out / "config.json").read_text())["lr"] == cfg.lr == 1e-3  # the tiny preset's
     ck = torch.load(out / "last.pt", weights_only=True)
     assert ck["epoch"] == 2 and ck["model_name"] == "vrn" and set(ck["model"]) == set(t.model.state_dict())
+    best = torch.load(out / "best.pt", weights_only=True)
+    assert best["epoch"] == max(history, key=lambda r: r["val_iou"])["epoch"]
+
+
+def test_closing_line_names_best_pt_epoch_when_it_is_not_the_last(tmp_path):
+    t = quiet(config(tmp_path))
+    row = dict(epoch=1, step=2, lr=1e-3, train_loss=0.5, val_loss=0.5, baseline_iou=0.4, samples_per_s=1.0)
+    t.history = [dict(row, val_iou=0.8), dict(row, epoch=2, val_iou=0.7), dict(row, epoch=3, val_iou=0.8)]
+    assert t.summary().startswith("done: epoch 3 val IoU 0.800; best.pt is epoch 1's, val IoU 0.800 "
+                                  "(mean-shape baseline 0.400)")
+    t.history[2]["val_iou"] = 0.9
+    assert t.summary().startswith("done: epoch 3 val IoU 0.900 (mean-shape baseline 0.400); checkpoints in")
 
 
 def test_resume_continues_bit_for_bit(tmp_path):
@@ -79,6 +91,7 @@ def test_results_do_not_depend_on_workers(tmp_path):
     assert same_weights(a, b)
 
 
+@pytest.mark.slow  # 120 steps, 40 s on 2 cores; the default tier's tiny_checkpoint checks learning too
 def test_overfits_a_handful_of_samples(tmp_path):
     """Four fixed faces (a dataset directory), no augmentation, a constant step: the tiny model
     must learn them, past even the mean of these same four targets."""
@@ -111,6 +124,7 @@ def test_augmentation_on_the_device_equals_augmentation_in_workers(tmp_path):
     assert same_weights(a, b)
 
 
+@pytest.mark.triton
 def test_device_batch_augmented_by_triton_equals_cpp(tmp_path):
     """The CUDA path's device augmentation (Triton, interpreted here) on a collated batch."""
     t = quiet(config(tmp_path, batch_size=1, augment_on="device"))

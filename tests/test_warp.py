@@ -9,7 +9,7 @@ from vrnfast.augmentation import IBUG68_MIRROR, Augment, AugmentParams, augment,
 
 from conftest import DEVICE
 
-BACKENDS = [pytest.param("cpp", id="cpp"), pytest.param("triton", id="triton")]
+BACKENDS = [pytest.param("cpp", id="cpp"), pytest.param("triton", id="triton", marks=pytest.mark.triton)]
 
 
 def device_for(backend):
@@ -288,6 +288,7 @@ def test_augment_keeps_image_volume_and_landmarks_consistent(backend):
         torch.testing.assert_close(centre_px, (200 * p.colour[i]).clamp(max=255).round(), atol=25, rtol=0)
 
 
+@pytest.mark.triton
 def test_augment_is_deterministic_and_matches_between_backends():
     g = torch.Generator().manual_seed(4)
     img = (torch.rand(2, 3, 12, 14, generator=g) * 255).to(torch.uint8)

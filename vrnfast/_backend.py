@@ -72,7 +72,12 @@ def resolve_backend(op: str, kind: str, backend: str, supported) -> str:
     if backend == "auto":
         if not on_cuda:
             return "cpp"
-        return "cuda" if "cuda" in supported else "triton"
+        if "cuda" in supported:
+            return "cuda"
+        if has_triton():
+            return "triton"
+        _warn_no_triton(op)
+        return "reference"
     if backend not in supported:
         choices = ", ".join(repr(b) for b in ("auto", *sorted(supported)))
         raise ValueError(f"{op} has no {backend!r} backend; choose from {choices}")
@@ -80,7 +85,28 @@ def resolve_backend(op: str, kind: str, backend: str, supported) -> str:
         raise ValueError(f"backend='cpp' runs on CPU arrays, but the input of {op} is on a CUDA device")
     if backend in ("cuda", "triton") and not on_cuda and not _triton_interpreted(backend):
         raise ValueError(f"backend={backend!r} needs a CUDA input, but the input of {op} is on the CPU")
+    if backend == "triton" and not has_triton():
+        raise ValueError(f"backend='triton' needs the triton package, which is not installed: {TRITON_HINT}")
     return backend
+
+
+TRITON_HINT = "pip install 'vrnfast[triton]' (CUDA builds of PyTorch bring it already)"
+
+
+@lru_cache(maxsize=None)
+def has_triton() -> bool:
+    """Whether triton can be imported (looked up without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("triton") is not None
+
+
+@lru_cache(maxsize=None)
+def _warn_no_triton(op: str) -> None:
+    import warnings
+
+    warnings.warn(f"{op}: triton is not installed, so CUDA inputs run the plain PyTorch reference; for the "
+                  f"fused kernels, {TRITON_HINT}", RuntimeWarning, stacklevel=4)
 
 
 def _triton_interpreted(backend: str) -> bool:
