@@ -1,4 +1,6 @@
 """Reconstruction: image -> coloured mesh in the image's coordinates, with a trained checkpoint."""
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from vrnfast import Reconstructor
 from vrnfast.cli import main
 from vrnfast.data import synthetic_sample
 from vrnfast.data.crop import Crop, centred_crop, face_crop, landmark_box
-from vrnfast.reconstruct import CheckpointError, load_image, sample_colors
+from vrnfast.reconstruct import CheckpointError, load_image, resolve_checkpoint, sample_colors
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +118,11 @@ def test_bad_inputs(tmp_path, tiny_checkpoint, face):
     with pytest.raises(CheckpointError, match="not a vrnfast training checkpoint"):
         Reconstructor(tmp_path / "other.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a readable"):
+    with pytest.raises(CheckpointError, match="junk.pt is a text file; pass a checkpoint written by vrnfast train"):
         Reconstructor(tmp_path / "junk.pt")
+    (tmp_path / "zip.pt").write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(CheckpointError, match="zip.pt: not a readable PyTorch checkpoint"):
+        Reconstructor(tmp_path / "zip.pt")
     with pytest.raises(CheckpointError, match="holds model 'vrn', not 'guided'"):
         Reconstructor(tiny_checkpoint, model="guided")
     with pytest.raises(CheckpointError, match="holds preset 'tiny', not 'paper'"):
@@ -136,6 +141,50 @@ def test_bad_inputs(tmp_path, tiny_checkpoint, face):
         rec.predict(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
 
 
+class NotWeights:  # an object torch.load(weights_only=True) refuses
+    pass
+
+
+def test_checkpoint_errors_say_what_the_file_is_and_what_to_pass(tmp_path, tiny_checkpoint):
+    run = tiny_checkpoint.parent  # a real run directory: best.pt, last.pt, config.json, log.csv, loss.png
+    assert Reconstructor(run).model_name == "vrn"  # a run directory means its best.pt
+    assert resolve_checkpoint(run) == tiny_checkpoint
+    for name, what in (("config.json", "a JSON file \\(a run's config.json, not its weights\\)"),
+                       ("log.csv", "a CSV file \\(a run's log.csv"), ("loss.png", "a PNG image")):
+        with pytest.raises(CheckpointError, match=f"{name} is {what}.*best.pt or last.pt") as e:
+            Reconstructor(run / name)
+        assert "weights_only" not in str(e.value)
+    torch.save({"model": NotWeights(), "model_name": "vrn", "preset": "tiny"}, tmp_path / "objects.pt")
+    with pytest.raises(CheckpointError, match="holds Python objects besides tensors") as e:
+        Reconstructor(tmp_path / "objects.pt")
+    assert "weights_only" not in str(e.value) and "Unpickl" not in str(e.value)
+    (tmp_path / "binary.pt").write_bytes(bytes([0xFF, 0xFE, 0x00, 0x81]) * 8)
+    with pytest.raises(CheckpointError, match="binary.pt is not a PyTorch file"):
+        Reconstructor(tmp_path / "binary.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pt is an empty file"):
+        Reconstructor(tmp_path / "empty.pt")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    with pytest.raises(CheckpointError, match="partial is a directory without best.pt or any other .pt file"):
+        Reconstructor(partial)
+    shutil.copy(tiny_checkpoint, partial / "last.pt")
+    with pytest.raises(CheckpointError, match=f"without best.pt; pass one of its checkpoints: {partial / 'last.pt'}"):
+        Reconstructor(partial)
+
+
+def test_command_line_checkpoint_errors(tmp_path, tiny_checkpoint, face, capsys):
+    Image.fromarray(face).save(tmp_path / "a.png")
+    run = tiny_checkpoint.parent
+    with pytest.raises(SystemExit, match="config.json is a JSON file") as e:
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(run / "config.json")])
+    assert "weights_only" not in str(e.value)
+    with pytest.raises(SystemExit, match="config.json is a JSON file"):
+        main(["evaluate", "--checkpoint", str(run / "config.json"), "--n", "1"])
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(run), "-o", str(tmp_path / "a.ply")])
+    assert (tmp_path / "a.ply").is_file()
+
+
 def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
     Image.fromarray(face).save(tmp_path / "a.png")
     Image.fromarray(face).resize((90, 70)).save(tmp_path / "b.jpg")
@@ -151,12 +200,12 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
     # the two a.png do not overwrite each other
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_0.ply", "a_3.ply", "b.ply"]
     pv = np.asarray(Image.open(tmp_path / "pv" / "b_preview.png"))
-    assert pv.ndim == 3 and pv.shape[1] == 3 * pv.shape[0]
+    assert pv.ndim == 3 and pv.shape[1] == 4 * pv.shape[0]  # crop | front coloured | front shape | side
     main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "one.obj")])
     assert (tmp_path / "one.obj").read_text().startswith(("v ", "#"))
     with pytest.raises(SystemExit, match="must end in .obj or .ply"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "x.stl")])
     with pytest.raises(SystemExit, match="--bbox must be x,y,w,h"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--bbox", "1,2,3"])
-    with pytest.raises(SystemExit, match="not a vrnfast training checkpoint|not a readable"):
+    with pytest.raises(SystemExit, match="a.png is a PNG image; pass a checkpoint"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tmp_path / "a.png")])

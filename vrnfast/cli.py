@@ -43,9 +43,7 @@ def _cmd_train(args):
     if trainer.stop_requested:
         sys.exit(130)
     if history and trainer.rank == 0:
-        last = history[-1]
-        print(f"done: val IoU {last['val_iou']:.3f} against the mean-shape baseline's {last['baseline_iou']:.3f}; "
-              f"checkpoints in {trainer.out}")
+        print(trainer.summary())
 
 
 def _cmd_synth(args):
@@ -143,9 +141,12 @@ def _cmd_reconstruct(args):
 
 def _cmd_evaluate(args):
     from .evaluate import evaluate, format_table, write_outputs
-    from .reconstruct import CheckpointError
+    from .reconstruct import CheckpointError, resolve_checkpoint
 
-    ck = Path(args.checkpoint)
+    try:
+        ck = resolve_checkpoint(args.checkpoint)  # a run directory means its best.pt
+    except CheckpointError as e:
+        sys.exit(f"vrnfast evaluate: {e}")
     stem = f"eval-{ck.stem}-{Path(args.data).name if args.data != 'synthetic' else 'synthetic'}"
     json_path = Path(args.json) if args.json else ck.parent / f"{stem}.json"
     ced_path = Path(args.ced) if args.ced else json_path.with_name(json_path.stem + "-ced.png")
@@ -223,16 +224,21 @@ def _cmd_info(args):
     except ImportError:
         print("triton: not installed")
     print(f"C++ extension vrnfast._C: built, {_backend.get_num_threads()} threads")
-    print(f"CUDA extension vrnfast._cuda: {'built' if _backend.has_cuda_ext() else 'not built'}")
-    if args.model or args.preset:
-        from .models import MODELS, PRESETS, describe
+    try:
+        _backend.cuda_ext()
+        print("CUDA extension vrnfast._cuda: built, runs here")
+    except RuntimeError as e:
+        print(f"CUDA extension vrnfast._cuda: {e}")
+    from .models import MODELS, PRESETS, describe
 
-        for model in [args.model] if args.model else MODELS:
-            for preset in [args.preset] if args.preset else PRESETS:
-                d = describe(model, preset)
-                lm = f", landmarks {d['landmarks'][-1]} x {len(d['landmarks'])}" if d["landmarks"] else ""
-                print(f"{model:9s} {preset:5s} {d['parameters'] / 1e6:7.2f}M parameters; volume "
-                      f"{d['volume'][-1]} x {len(d['volume'])} stacks{lm}")
+    print("\nmodels (shapes per sample; every stack's output is supervised):")
+    print(f"{'model':9s} {'preset':6s} {'parameters':>10s}  {'input':11s}  {'volume per stack':18s}  landmarks per stack")
+    for model in [args.model] if args.model else MODELS:
+        for preset in [args.preset] if args.preset else PRESETS:
+            d = describe(model, preset)
+            shape = lambda outs: (f"{len(outs)} x {'x'.join(map(str, outs[-1][1:]))}" if outs else "-")
+            print(f"{model:9s} {preset:6s} {d['parameters']:>10,d}  {'3x{0}x{0}'.format(d['image_size']):11s}  "
+                  f"{shape(d['volume']):18s}  {shape(d['landmarks'])}")
 
 
 def build_parser():
@@ -273,10 +279,12 @@ def build_parser():
 
     r = sub.add_parser("reconstruct", help="image(s) -> coloured face mesh(es) with a trained checkpoint")
     r.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format Pillow reads)")
-    r.add_argument("--checkpoint", required=True, help="a checkpoint written by vrnfast train (best.pt / last.pt)")
+    r.add_argument("--checkpoint", required=True,
+                   help="a checkpoint written by vrnfast train (best.pt / last.pt), or its run directory (its best.pt)")
     r.add_argument("-o", "--out", help="output .obj / .ply (one image) or directory (several; default: here)")
     r.add_argument("--format", default="obj", choices=["obj", "ply"], help="mesh format when -o is a directory")
-    r.add_argument("--preview", help="preview PNG (one image) or directory: the input beside front and side renders")
+    r.add_argument("--preview", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
+                        "and shaded without colour: the shape alone) and from the side")
     r.add_argument("--bbox", help="x,y,w,h face box in pixels (default: the centred largest square)")
     r.add_argument("--model", choices=["vrn", "guided", "multitask"], help="check the checkpoint is of this model")
     r.add_argument("--preset", choices=["tiny", "small", "paper"], help="check the checkpoint is of this preset")
@@ -287,7 +295,7 @@ def build_parser():
     r.set_defaults(fn=_cmd_reconstruct)
 
     ev = sub.add_parser("evaluate", help="NME (after ICP) and IoU of a checkpoint, beside the mean-shape baseline")
-    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--checkpoint", required=True, help="a checkpoint (best.pt / last.pt) or a run directory (its best.pt)")
     ev.add_argument("--data", default="synthetic", help="'synthetic' (held-out faces) or a dataset directory")
     ev.add_argument("--n", type=int, help="faces to evaluate (default: 200 synthetic, or the whole directory)")
     ev.add_argument("--json", help="results JSON (default: eval-CHECKPOINT-DATA.json beside the checkpoint)")
@@ -324,9 +332,9 @@ def build_parser():
     m.add_argument("--z-scale", type=float, default=1.0, help="depth scale with --image-coords")
     m.set_defaults(fn=_cmd_mesh)
 
-    i = sub.add_parser("info", help="versions, available backends, and model sizes")
-    i.add_argument("--model", choices=["vrn", "guided", "multitask"], help="print this model's sizes")
-    i.add_argument("--preset", choices=["tiny", "small", "paper"], help="at this preset (default: all)")
+    i = sub.add_parser("info", help="versions, available backends, and every model's size at every preset")
+    i.add_argument("--model", choices=["vrn", "guided", "multitask"], help="only this model (default: all)")
+    i.add_argument("--preset", choices=["tiny", "small", "paper"], help="only this preset (default: all)")
     i.set_defaults(fn=_cmd_info)
     return p
 
