@@ -15,6 +15,7 @@ order, and rank 0 alone validates and writes the logs and checkpoints.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -223,11 +224,16 @@ def loss_of(out, volumes, landmarks, reference):
 
 # ---- checkpoints --------------------------------------------------------------------------------
 
-def save_checkpoint(path, state):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+def save_checkpoint(paths, state):
+    """Writes `state` to one path or several, each atomically (a temporary file, then a rename);
+    serialised once however many files get it."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_bytes(buf.getbuffer())
+        os.replace(tmp, path)
 
 
 def load_checkpoint(path):
@@ -404,6 +410,16 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
         return self.history
 
+    def summary(self) -> str:
+        """The closing line of a run: the last epoch's validation IoU and, when best.pt holds
+        another epoch, that epoch's too."""
+        last = self.history[-1]
+        best = max(self.history, key=lambda r: r["val_iou"])  # the first epoch at the best: best.pt's
+        line = f"done: epoch {last['epoch']} val IoU {last['val_iou']:.3f}"
+        if best["epoch"] != last["epoch"]:
+            line += f"; best.pt is epoch {best['epoch']}'s, val IoU {best['val_iou']:.3f}"
+        return (f"{line} (mean-shape baseline {last['baseline_iou']:.3f}); checkpoints in {self.out}")
+
     def _barrier(self):
         if self.world > 1:
             torch.distributed.barrier()
@@ -431,10 +447,9 @@ class Trainer:
             self.history.append(dict(epoch=self.epoch, step=self.step, lr=lr, train_loss=train_loss,
                                      val_loss=val_loss, val_iou=val_iou, baseline_iou=self.baseline_iou,
                                      samples_per_s=samples_per_s))
-            if val_iou > self.best_iou:
-                self.best_iou = val_iou
-                save_checkpoint(self.out / "best.pt", self._state())
-            save_checkpoint(self.out / "last.pt", self._state())
+            improved = val_iou > self.best_iou
+            self.best_iou = max(self.best_iou, val_iou)
+            save_checkpoint([self.out / "last.pt"] + [self.out / "best.pt"] * improved, self._state())
             self._write_logs()
             if self.progress:
                 print(f"epoch {self.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val IoU "
