@@ -50,5 +50,6 @@ def test_console_script_info():
     exe = str(beside) if beside.exists() else shutil.which("vrnfast")
     if exe is None:
         pytest.skip("vrnfast console script not on PATH")
-    out = subprocess.run([exe, "info"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([exe, "info", "--model", "vrn", "--preset", "tiny"], capture_output=True, text=True,
+                         check=True).stdout
     assert "vrnfast" in out and "vrnfast._C: built" in out

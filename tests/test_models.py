@@ -81,8 +81,27 @@ def test_custom_preset_and_bad_arguments():
         build_model("vrn", Preset(image_size=40, depth=8, features=16, stacks=1, hourglass_depth=3, guide_stacks=1))
 
 
-def test_info_command(capsys):
+def _model_rows(out):
+    """info's model table: {(model, preset): (parameters, input, volume, landmarks)}."""
+    lines = out.split("models (shapes per sample")[1].splitlines()[2:]
+    rows = {}
+    for line in lines:
+        model, preset, params, inp, rest = line.split(None, 4)
+        volume, landmarks = rest.split("  ", 1)
+        rows[model, preset] = (int(params.replace(",", "")), inp, volume.strip(), landmarks.strip())
+    return rows
+
+
+def test_info_prints_every_model_at_every_preset(capsys):
+    main(["info"])
+    rows = _model_rows(capsys.readouterr().out)
+    assert set(rows) == {(m, p) for m in MODELS for p in PRESETS}
+    for (m, p), (params, inp, volume, landmarks) in rows.items():
+        pre = PRESETS[p]
+        assert params == parameter_count(build_model(m, p))  # counted again, on real modules
+        assert inp == f"3x{pre.image_size}x{pre.image_size}"
+        assert volume == f"{pre.stacks} x {pre.depth}x{pre.image_size}x{pre.image_size}"
+        half = pre.image_size // 2
+        assert landmarks == ("-" if m == "vrn" else f"{pre.guide_stacks if m == 'guided' else pre.stacks} x 68x{half}x{half}")
     main(["info", "--model", "vrn", "--preset", "paper"])
-    out = capsys.readouterr().out
-    assert f"{describe('vrn', 'paper')['parameters'] / 1e6:7.2f}M parameters" in out
-    assert "(1, 200, 192, 192) x 2 stacks" in out
+    assert set(_model_rows(capsys.readouterr().out)) == {("vrn", "paper")}

@@ -120,7 +120,7 @@ def describe(name: str, preset: str) -> dict:
     so even the paper preset costs no memory)."""
     p = PRESETS[preset]
     with torch.device("meta"):
-        model = build_model(name, preset)
+        model = build_model(name, preset).eval()  # eval: train-mode batch norm is slow to trace on meta
         out = model(torch.empty(1, 3, p.image_size, p.image_size))
     return {"model": name, "preset": preset, **asdict(p), "parameters": parameter_count(model),
             "volume": [tuple(v.shape) for v in out["volume"]],
