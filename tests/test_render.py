@@ -226,3 +226,25 @@ def test_preview_puts_image_front_and_side_side_by_side():
     assert preview(np.zeros((48, 64, 3), np.uint8), v, faces, size=96).shape == (96, 384, 3)
     with pytest.raises(ValueError, match="image"):
         preview(np.zeros((64, 64, 3), np.float32), v, faces)
+
+
+def test_coloured_preview_adds_the_shape_alone_beside_the_coloured_views():
+    """A photo's colours make any blob look like a face from the front: a coloured preview also
+    shows the front view without them, the same whatever the colours are."""
+    verts, faces = ball_mesh(64, 10.0, centre=(30, 20, 40))
+    v = volume_to_image(verts)
+    image = np.full((64, 64, 3), 90, np.uint8)
+    red, blue = np.zeros((len(v), 3), np.uint8), np.zeros((len(v), 3), np.uint8)
+    red[:, 0], blue[:, 2] = 220, 220
+    a, b = preview(image, v, faces, red, size=64), preview(image, v, faces, blue, size=64)
+    assert a.shape == (64, 256, 3)
+    front, shape, side = (a[:, 64 * k:64 * (k + 1)] for k in (1, 2, 3))
+    plain = preview(image, v, faces, size=64)  # uncoloured: [input | front | side]
+    np.testing.assert_array_equal(shape, plain[:, 64:128])  # the skin-grey front render
+    np.testing.assert_array_equal(shape, b[:, 128:192])  # not painted by the colours
+    assert not np.array_equal(front, shape) and not np.array_equal(a[:, 64:128], b[:, 64:128])
+    hit = covered(shape, (255, 255, 255))
+    px = shape[hit].astype(np.float64)
+    px = px[px[:, 2] > 40]  # lit enough for the ratio to be exact to rounding
+    assert len(px) > 100 and np.allclose(px[:, 0] / px[:, 2], SKIN[0] / SKIN[2], atol=0.05)  # skin grey
+    np.testing.assert_array_equal(covered(side, (255, 255, 255)), covered(plain[:, 128:], (255, 255, 255)))

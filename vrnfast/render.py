@@ -264,7 +264,10 @@ def _as_hwc(image):
 
 
 def preview(image, verts, faces, colors=None, size=256, align=True, **render_kw):
-    """[input image | front render | side render], (S, 3 * S', 3) uint8 for an S x S' panel size.
+    """[input image | front render | side render], (S, 3 * S', 3) uint8 for an S x S' panel size;
+    with `colors`, [input | front, coloured | front, shape alone | side, coloured], (S, 4 * S', 3):
+    a photo's colours painted on any blob look like a face from the front, so the shape is shown
+    uncoloured too.
 
     image: the network input, (H, W, 3), (3, H, W) or (H, W) uint8, resized to `size` (an int is
     the panel height; the width keeps the image's aspect). With align (default) verts are taken to
@@ -289,6 +292,8 @@ def preview(image, verts, faces, colors=None, size=256, align=True, **render_kw)
         u = project(v[_used(v, f)], "side")[:, 0]
         centre = (u.min() + u.max()) / 2 if u.size else 0.0
         frames["side"] = (centre - iw / 2, -0.5, centre + iw / 2, ih - 0.5)
-    renders = [render_mesh(v, f, colors, view, (h, w), frame=frames[view], **render_kw)
-               for view in ("front", "side")]
+    panels = [("front", colors), ("side", colors)]
+    if colors is not None:
+        panels.insert(1, ("front", None))
+    renders = [render_mesh(v, f, c, view, (h, w), frame=frames[view], **render_kw) for view, c in panels]
     return np.concatenate([panel] + renders, axis=1)
