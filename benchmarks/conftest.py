@@ -100,6 +100,42 @@ def cuda_copy_gbps() -> float:
     return 2 * src.numel() / best_time(copy, 10) / 1e9
 
 
+def _bench_table():
+    """tools/bench_table.py, the README's table renderer (the benchmarks run from a clone)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_table", Path(__file__).resolve().parent.parent / "tools" / "bench_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_sessionstart(session):
+    session.config._vrnfast_bench_start = time.perf_counter()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own wide table
+def pytest_terminal_summary(terminalreporter, config):
+    """The README's compact tables (each implementation's median, "N x faster / slower" than
+    vrnfast) for what this run measured, and how long the run took."""
+    session = getattr(config, "_benchmarksession", None)
+    benches = [b for b in getattr(session, "benchmarks", []) if b and not b.has_error]
+    if not benches:
+        return
+    data = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=benches, include_data=False, machine_info=session.get_machine_info(),
+        commit_info={})
+    tr = terminalreporter
+    tr.write_sep("=", "vrnfast against its references (median; the README's tables)")
+    for line in _bench_table().tables(data):
+        tr.write_line(line)
+    start = getattr(config, "_vrnfast_bench_start", None)
+    if start is not None:
+        tr.write_line(f"\n{len(benches)} benchmarks in {time.perf_counter() - start:.0f} s")
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     versions = {}
     for dist in ("vrnfast", "numpy", "torch", "scikit-image", "PyMCubes", "vtk"):

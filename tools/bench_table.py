@@ -2,6 +2,8 @@
 
     pytest benchmarks/ --benchmark-only --benchmark-json out.json
     python tools/bench_table.py out.json
+
+`pytest benchmarks/` prints the same tables at the end of its run (benchmarks/conftest.py).
 """
 import json
 import sys
@@ -34,15 +36,17 @@ def mc_cells(e):
     return name, [e.get("V", ""), e.get("F", "")]
 
 
-def main(path):
-    with open(path) as f:
-        data = json.load(f)
+def machine_line(data) -> str:
     mi = data["machine_info"]
     cpu = mi.get("cpu", {})
     versions = ", ".join(f"{k} {v}" for k, v in mi.get("versions", {}).items())
-    print(f"Machine: {cpu.get('brand_raw', mi.get('processor', '?'))}, {cpu.get('count', '?')} cores; "
-          f"Python {mi.get('python_version', '?')}; {versions}; {data.get('datetime', '')[:10]}")
+    return (f"Machine: {cpu.get('brand_raw', mi.get('processor', '?'))}, {cpu.get('count', '?')} cores; "
+            f"Python {mi.get('python_version', '?')}; {versions}; {data.get('datetime', '')[:10]}")
 
+
+def tables(data) -> list[str]:
+    """The README's markdown lines for a pytest-benchmark JSON document (already parsed)."""
+    lines = [machine_line(data)]
     groups = {}
     for b in data["benchmarks"]:
         groups.setdefault(b["group"], []).append(b)
@@ -53,15 +57,15 @@ def main(path):
         base = rows[impls.index(base_name)]["stats"]["median"] * 1e3 if base_name else None
         volume = "volume_bytes" in rows[0]["extra_info"]
         if volume:
-            print("\n" + mc_header(group, rows) + "\n")
+            lines += ["", mc_header(group, rows), ""]
             extra_cols = ["V", "F"]
         else:
             e = rows[0]["extra_info"]
-            print(f"\n### {group}: {'x'.join(map(str, e.get('shape', [])))}; {e.get('note', '')}\n")
+            lines += ["", f"### {group}: {'x'.join(map(str, e.get('shape', [])))}; {e.get('note', '')}", ""]
             extra_cols = ["input", "GB/s", "peak extra MB"]
         versus = f"vs {base_name} (median)" if base_name else "ratio"
-        print(f"| implementation | threads | median ms | min ms | {versus} | {' | '.join(extra_cols)} |")
-        print("|---|---|---:|---:|---|" + "---:|" * len(extra_cols))
+        lines.append(f"| implementation | threads | median ms | min ms | {versus} | {' | '.join(extra_cols)} |")
+        lines.append("|---|---|---:|---:|---|" + "---:|" * len(extra_cols))
         for b in rows:
             e, ms = b["extra_info"], b["stats"]["median"] * 1e3
             if volume:
@@ -71,7 +75,13 @@ def main(path):
                 gbps = f"{e['bytes_moved'] / b['stats']['median'] / 1e9:.1f}" if e.get("bytes_moved") else ""
                 extra = [e.get("target_dtype", ""), gbps, e.get("peak_extra_MB", "")]
             cells = [name, e.get("threads", ""), f"{ms:.2f}", f"{b['stats']['min'] * 1e3:.2f}", ratio(ms, base), *extra]
-            print("| " + " | ".join(map(str, cells)) + " |")
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return lines
+
+
+def main(path):
+    with open(path) as f:
+        print("\n".join(tables(json.load(f))))
 
 
 if __name__ == "__main__":
