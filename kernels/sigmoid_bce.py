@@ -1,6 +1,10 @@
 """Triton kernels of vrnfast.sigmoid_bce: the fused forward (loss + gradient, one exp per element,
 one read of logits and target, one write of the gradient) and the backward's scale.
 
+The per-element formula is the C++ one (csrc/sigmoid_bce/bce_math.h), its own exp and log1p built
+from +, -, *, IEEE division and bit operations, so a GPU computes what the CPU computes: not
+tl.exp (ex2.approx after a rounded multiply by log2 e) nor the approximate division `/` lowers to.
+
 The reduction is deterministic: each program writes the tree-sum of its block to its own slot, and
 the slots are summed in a fixed order afterwards; there are no float atomics.
 """
@@ -13,6 +17,37 @@ import triton.language as tl
 from ._device import on_device
 
 BLOCK = 4096
+FWD_OPTIONS = dict(num_warps=8, enable_fp_fusion=False)  # no FMA: the C++ formula's roundings
+SCALE_OPTIONS = dict(num_warps=8)
+
+
+@triton.jit
+def _exp_neg(a):
+    """exp(-a) for a >= 0 or NaN: bce::exp_neg of csrc/sigmoid_bce/bce_math.h, operation for
+    operation (Cody-Waite reduction, the same polynomial, exact scaling by 2^n). The constants are
+    that header's float constants written out exactly, so no decimal is rounded twice."""
+    x = tl.where(-87.0 > 0.0 - a, -87.0, 0.0 - a)  # O::max(-87, -a): NaN in -a is kept
+    n = (x * 1.4426950216293335 + 12582912.0) - 12582912.0  # round to nearest, as O::round
+    r = (x - n * 0.693359375) - n * -0.00021219444170128554
+    q = 0.0013814591802656651 * r + 0.008368711918592453
+    q = q * r + 0.041668388992547989
+    q = q * r + 0.1666652113199234
+    q = q * r + 0.49999994039535522
+    bits = ((tl.where(n == n, n, 0.0).to(tl.int32) + 127) << 23).to(tl.float32, bitcast=True)
+    return ((r * r) * q + r + 1.0) * tl.where(n == n, bits, 0.0)
+
+
+@triton.jit
+def _log1p_unit(e):
+    """log1p(e) for e in [0, 1] or NaN: bce::log1p_unit of csrc/sigmoid_bce/bce_math.h."""
+    big = e > 0.41421356797218323
+    s = tl.div_rn(tl.where(big, e - 1.0, e), tl.where(big, e + 3.0, e + 2.0))
+    s2 = s * s
+    p = 0.1111111119389534 * s2 + 0.1428571492433548
+    p = p * s2 + 0.20000000298023224
+    p = p * s2 + 0.3333333432674408
+    p = p * s2 + 1.0
+    return tl.where(big, 0.69314718246459961, 0.0) + (s + s) * p
 
 
 @triton.jit
@@ -26,17 +61,16 @@ def _bce_fwd_kernel(x_ptr, y_ptr, pw_ptr, grad_ptr, loss_ptr, partial_ptr, n, pw
     if HAS_PW:
         pw = tl.load(pw_ptr + (offs // pw_inner) % pw_count, mask=mask, other=1.0)
     else:
-        pw = 1.0
-    # the formula of csrc/sigmoid_bce/bce_math.h
-    e = tl.exp(-tl.abs(x))
-    u = 1.0 + e
-    # log1p(e), accurate for tiny e (Goldberg); the inner where keeps 0/0 out of unused lanes
-    log1p_e = tl.where(u == 1.0, e, tl.log(u) * (e / tl.where(u == 1.0, 1.0, u - 1.0)))
-    softplus_neg = log1p_e + tl.maximum(-x, 0.0)
+        pw = tl.full([BLOCK], 1.0, tl.float32)
+    # bce::bce_elem of csrc/sigmoid_bce/bce_math.h, in its order of operations: with IEEE division
+    # (div_rn) and no fused multiply-adds (enable_fp_fusion=False) every element's loss and gradient
+    # are bitwise the C++ kernels'
+    e = _exp_neg(tl.abs(x))
+    softplus_neg = _log1p_unit(e) + tl.where(0.0 - x > 0.0, 0.0 - x, 0.0)
     lw = 1.0 + (pw - 1.0) * y
     not_y = 1.0 - y
     loss = not_y * x + lw * softplus_neg
-    r = 1.0 / u
+    r = tl.div_rn(tl.full([BLOCK], 1.0, tl.float32), 1.0 + e)
     sig_pos = tl.where(x >= 0.0, 1.0, e) * r
     sig_neg = tl.where(x >= 0.0, e, 1.0) * r
     grad = (not_y * sig_pos - pw * y * sig_neg) * scale
@@ -65,7 +99,7 @@ def bce_forward(x, y, weights, count, inner, scale, grad, per_element):
         _bce_fwd_kernel[grid](x, y, weights if weights is not None else partials, grad,
                               per_element if per_element is not None else partials, partials, n, count, inner,
                               float(scale), HAS_PW=weights is not None, STORE_LOSS=per_element is not None,
-                              BLOCK=BLOCK, num_warps=8)
+                              BLOCK=BLOCK, **FWD_OPTIONS)
     return partials.sum(dtype=torch.float64)
 
 
@@ -73,5 +107,5 @@ def scale_unless_one_(grad, grad_output):
     n = grad.numel()
     if n:
         with on_device(grad):
-            _scale_unless_one_kernel[(triton.cdiv(n, BLOCK),)](grad, grad_output, n, BLOCK=BLOCK, num_warps=8)
+            _scale_unless_one_kernel[(triton.cdiv(n, BLOCK),)](grad, grad_output, n, BLOCK=BLOCK, **SCALE_OPTIONS)
 
