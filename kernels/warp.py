@@ -47,7 +47,7 @@ def _warp_volume_kernel(src, dst, mat, D, H, W, s_b, s_d, s_h, s_w, oD, oH, oW,
     row = tl.program_id(0).to(tl.int64)
     h = row % oH
     d = (row // oH) % oD
-    b = row // (oH * oD)
+    b = (row // oH) // oD  # in int64 like row: a product oH * oD would be int32
     w = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     in_row = w < oW
     m = mat + b * 12
@@ -92,7 +92,7 @@ def _warp_image_kernel(src, dst, mat, scale, C, H, W, s_b, s_c, s_h, s_w,
     row = tl.program_id(0).to(tl.int64)
     h = row % H
     c = (row // H) % C
-    b = row // (H * C)
+    b = (row // H) // C
     w = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     in_row = w < W
     m = mat + b * 8  # the 2x3 map, padded to 2x4 rows so _map_row serves both kernels
@@ -137,8 +137,10 @@ def warp_volume(vol, mat, trilinear, out):
 
 def warp_image(img, mat, scale, out):
     b, c, h, w = img.shape
-    m = torch.zeros(b, 2, 4, dtype=torch.float64, device=img.device)
-    m[:, :, [0, 1, 3]] = mat.to(device=img.device, dtype=torch.float64)
+    # the 2x3 map as 2x4 rows (x, y, 0, t), so _map_row serves both kernels; built on the device
+    # (an index list would be a blocking host-to-device copy)
+    m = mat.to(device=img.device, dtype=torch.float64)
+    m = torch.cat([m[:, :, :2], torch.zeros_like(m[:, :, :1]), m[:, :, 2:]], dim=2).contiguous()
     grid = (b * c * h, triton.cdiv(w, BLOCK_W))
     with on_device(img):
         _warp_image_kernel[grid](img, out, m, scale if scale is not None else m, c, h, w, *img.stride(),

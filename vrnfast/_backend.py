@@ -132,6 +132,14 @@ def torch_device(device="auto"):
     return dev
 
 
+def to_device(t, device):
+    """A CPU tensor on `device`; to a GPU through pinned memory without blocking, so the host
+    never waits for the device (the copy is ordered on the current stream like a kernel)."""
+    if t.device == device or device.type != "cuda":
+        return t.to(device)
+    return t.contiguous().pin_memory().to(device, non_blocking=True)
+
+
 # ---- extensions ---------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)

@@ -7,11 +7,13 @@ the CPU from a torch.Generator, so a seed gives the same augmentation on CPU and
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import torch
 
+from ._backend import to_device
 from .ops.warp import warp_image, warp_volume
 
 
@@ -113,17 +115,22 @@ def transform_landmarks(landmarks, params, H, W, D):
     sample's 68 landmarks are re-indexed with IBUG68_MIRROR so that index i keeps its meaning."""
     if landmarks.dim() != 3 or landmarks.shape[-1] != 3 or landmarks.shape[0] != len(params):
         raise ValueError(f"landmarks must have shape ({len(params)}, N, 3), got {tuple(landmarks.shape)}")
-    m = params.forward_matrices(H, W, D).to(landmarks.device)
+    m = to_device(params.forward_matrices(H, W, D), landmarks.device)
     p = landmarks.double()
     out = p @ m[:, :3, :3].transpose(1, 2) + m[:, None, :3, 3]
     if params.flip.any():
         if landmarks.shape[1] != 68:
             raise ValueError("flipping needs the 68 iBUG landmarks to swap left and right; "
                              f"got {landmarks.shape[1]} points")
-        mirror = torch.tensor(IBUG68_MIRROR, device=landmarks.device)
-        flip = params.flip.to(landmarks.device)
-        out = torch.where(flip[:, None, None], out[:, mirror], out)
+        flip = to_device(params.flip, landmarks.device)
+        out = torch.where(flip[:, None, None], out[:, _mirror_index(landmarks.device)], out)
     return out.to(landmarks.dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _mirror_index(device):
+    """IBUG68_MIRROR as an index tensor on `device`, made once per device."""
+    return to_device(torch.tensor(IBUG68_MIRROR), device)
 
 
 def augment(image, volume, params, landmarks=None, backend="auto"):
@@ -145,8 +152,9 @@ def augment(image, volume, params, landmarks=None, backend="auto"):
         raise ValueError(f"params.colour has {params.colour.shape[1]} channels, the image {image.shape[1]}")
     _, D, H, W = volume.shape
     m2, m3 = params.matrices(H, W, D)
-    out_image = warp_image(image, m2.to(image.device), params.colour.to(image.device), backend=backend)
-    out_volume = warp_volume(volume, m3.to(volume.device), "nearest", backend=backend)
+    # the parameters stay on the CPU: the warps check them there and copy them without blocking
+    out_image = warp_image(image, m2, params.colour, backend=backend)
+    out_volume = warp_volume(volume, m3, "nearest", backend=backend)
     out_landmarks = transform_landmarks(landmarks, params, H, W, D) if landmarks is not None else None
     return out_image, out_volume, out_landmarks
 

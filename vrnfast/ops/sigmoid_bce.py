@@ -104,7 +104,8 @@ def _pos_weight(pos_weight, logits):
     if isinstance(pos_weight, bool) or not isinstance(pos_weight, numbers.Real):
         raise TypeError(f"pos_weight must be None, a number or a tensor, got {type(pos_weight).__name__}")
     value = B.check_finite(pos_weight, "pos_weight")
-    return torch.tensor(value, dtype=torch.float32, device=logits.device)
+    # a fill on the device, not torch.tensor(value, device=...): that copies from the host and waits
+    return torch.full((), value, dtype=torch.float32, device=logits.device)
 
 
 def pos_weight_layout(pw, shape):

@@ -59,15 +59,13 @@ def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
     mat = _matrices(matrix2d, img, (2, 3), "matrix2d")
     scale = None
     if colour_scale is not None:
-        scale = torch.as_tensor(colour_scale, dtype=torch.float32, device=img.device)
+        scale = torch.as_tensor(colour_scale, dtype=torch.float32)  # stays where it is given
         if scale.dim() == 1:
             scale = scale.expand(img.shape[0], -1)
         if scale.shape != img.shape[:2]:
             raise ValueError(f"colour_scale must have shape {tuple(img.shape[:2])} (B, C) or ({img.shape[1]},), "
                              f"got {tuple(torch.as_tensor(colour_scale).shape)}")
-        if not torch.isfinite(scale).all():
-            raise ValueError("colour_scale must be finite")
-        scale = scale.contiguous()
+        scale = _checked_on(scale, img, "colour_scale").contiguous()
     backend = B.resolve_backend("warp_image", B.array_kind(img, "image"), backend, _SUPPORTED)
     if backend == "reference":
         out = _reference_image(img, mat, scale)
@@ -123,11 +121,18 @@ def _matrices(matrix, x, rows_cols, name):
     if tuple(matrix.shape) != (x.shape[0], *rows_cols):
         raise ValueError(f"{name} must have shape ({x.shape[0]}, {rows_cols[0]}, {rows_cols[1]}) for a batch of "
                          f"{x.shape[0]}, got {tuple(matrix.shape)}")
-    if matrix.device != x.device:
-        raise ValueError(f"{name} is on {matrix.device}, the data on {x.device}: they must be on one device")
-    if not torch.isfinite(matrix).all():
+    return _checked_on(matrix, x, name)
+
+
+def _checked_on(t, x, name):
+    """t, checked finite, on x's device. A CPU t is checked where it is and then copied without
+    blocking: for CUDA data given CPU matrices (as augment gives them) the host never waits for
+    the GPU. A t already on the GPU is checked there, which waits for it."""
+    if t.device != x.device and t.device.type != "cpu":
+        raise ValueError(f"{name} is on {t.device}, the data on {x.device}: give it on the data's device or the CPU")
+    if not torch.isfinite(t).all():
         raise ValueError(f"{name} must be finite")
-    return matrix
+    return B.to_device(t, x.device)
 
 
 # ---- references: affine_grid + grid_sample ------------------------------------------------------
