@@ -14,7 +14,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._device import on_device
+from ._device import INDEX, POINTER, LaunchConfig, on_device
 
 BLOCK = 4096
 FWD_OPTIONS = dict(num_warps=8, enable_fp_fusion=False)  # no FMA: the C++ formula's roundings
@@ -90,6 +90,10 @@ def _scale_unless_one_kernel(g_ptr, go_ptr, n, BLOCK: tl.constexpr):
     tl.store(g_ptr + offs, (g.to(tl.float32) * go).to(g_ptr.dtype.element_ty), mask=mask)
 
 
+def _fwd_constexprs(has_pw, store_loss):
+    return dict(HAS_PW=has_pw, STORE_LOSS=store_loss, BLOCK=BLOCK)
+
+
 def bce_forward(x, y, weights, count, inner, scale, grad, per_element):
     """Fills grad (and per_element when given); returns the float64 sum of the losses (a tensor)."""
     n = x.numel()
@@ -98,8 +102,8 @@ def bce_forward(x, y, weights, count, inner, scale, grad, per_element):
     with on_device(x):
         _bce_fwd_kernel[grid](x, y, weights if weights is not None else partials, grad,
                               per_element if per_element is not None else partials, partials, n, count, inner,
-                              float(scale), HAS_PW=weights is not None, STORE_LOSS=per_element is not None,
-                              BLOCK=BLOCK, **FWD_OPTIONS)
+                              float(scale), **_fwd_constexprs(weights is not None, per_element is not None),
+                              **FWD_OPTIONS)
     return partials.sum(dtype=torch.float64)
 
 
@@ -109,3 +113,29 @@ def scale_unless_one_(grad, grad_output):
         with on_device(grad):
             _scale_unless_one_kernel[(triton.cdiv(n, BLOCK),)](grad, grad_output, n, BLOCK=BLOCK, **SCALE_OPTIONS)
 
+
+
+def launch_configs():
+    """Every configuration the launchers above compile: each logit and target dtype that
+    vrnfast.sigmoid_bce hands them, each constexpr branch, 32-bit sizes; and 64-bit sizes
+    (inputs past 2^31 elements) for each branch and logit dtype with uint8 targets."""
+    from ..ops.sigmoid_bce import KERNEL_TARGET_DTYPES, LOGIT_DTYPES
+
+    def fwd(x, y, has_pw, store_loss, index):
+        # the gradient, the losses and the partial sums are float32; absent weights and losses
+        # point at the partials buffer
+        sig = {"x_ptr": POINTER[x], "y_ptr": POINTER[y], "pw_ptr": "*fp32", "grad_ptr": "*fp32",
+               "loss_ptr": "*fp32", "partial_ptr": "*fp32", "n": index, "pw_count": index, "pw_inner": index,
+               "scale": "fp32"}
+        label = f"x {POINTER[x][1:]}, y {POINTER[y][1:]}{', pos_weight' * has_pw}{', none' * store_loss}, n {index}"
+        return LaunchConfig(_bce_fwd_kernel, sig, _fwd_constexprs(has_pw, store_loss), FWD_OPTIONS, label)
+
+    for has_pw in (False, True):
+        for store_loss in (False, True):
+            for x in LOGIT_DTYPES:
+                for y in KERNEL_TARGET_DTYPES:
+                    yield fwd(x, y, has_pw, store_loss, "i32")
+                yield fwd(x, torch.uint8, has_pw, store_loss, "i64")
+    for index in INDEX:  # the stored gradient is float32 for every logit dtype
+        yield LaunchConfig(_scale_unless_one_kernel, {"g_ptr": "*fp32", "go_ptr": "*fp32", "n": index},
+                           dict(BLOCK=BLOCK), SCALE_OPTIONS, f"grad fp32, n {index}")

@@ -10,9 +10,10 @@ import torch
 import triton
 import triton.language as tl
 
-from ._device import on_device
+from ._device import INDEX, POINTER, LaunchConfig, on_device
 
 BLOCK_W = 128
+OPTIONS = dict(num_warps=4, enable_fp_fusion=False)  # no FMA: the coordinate map's roundings
 
 
 @triton.jit
@@ -125,14 +126,22 @@ def _warp_image_kernel(src, dst, mat, scale, C, H, W, s_b, s_c, s_h, s_w,
     tl.store(dst + row * W + w, acc.to(dst.dtype.element_ty), mask=in_row)
 
 
+def _volume_constexprs(trilinear):
+    return dict(TRILINEAR=trilinear, BLOCK=BLOCK_W)
+
+
+def _image_constexprs(has_scale, dtype):
+    return dict(HAS_SCALE=has_scale, TO_U8=dtype == torch.uint8, BLOCK=BLOCK_W)
+
+
 def warp_volume(vol, mat, trilinear, out):
     b, d, h, w = vol.shape
     _, od, oh, ow = out.shape
     m = mat.to(device=vol.device, dtype=torch.float64).contiguous()
     grid = (b * od * oh, triton.cdiv(ow, BLOCK_W))
     with on_device(vol):
-        _warp_volume_kernel[grid](vol, out, m, d, h, w, *vol.stride(), od, oh, ow, TRILINEAR=trilinear,
-                                  BLOCK=BLOCK_W, num_warps=4, enable_fp_fusion=False)
+        _warp_volume_kernel[grid](vol, out, m, d, h, w, *vol.stride(), od, oh, ow, **_volume_constexprs(trilinear),
+                                  **OPTIONS)
 
 
 def warp_image(img, mat, scale, out):
@@ -144,5 +153,30 @@ def warp_image(img, mat, scale, out):
     grid = (b * c * h, triton.cdiv(w, BLOCK_W))
     with on_device(img):
         _warp_image_kernel[grid](img, out, m, scale if scale is not None else m, c, h, w, *img.stride(),
-                                 HAS_SCALE=scale is not None, TO_U8=img.dtype == torch.uint8, BLOCK=BLOCK_W,
-                                 num_warps=4, enable_fp_fusion=False)
+                                 **_image_constexprs(scale is not None, img.dtype), **OPTIONS)
+
+
+def launch_configs():
+    """Every configuration the launchers above compile: each volume and image dtype that
+    vrnfast.warp_volume / warp_image hand them (bool volumes are warped nearest as uint8), each
+    constexpr branch; 32-bit sizes and strides, and a batch stride past 2^31 elements."""
+    from ..ops.warp import KERNEL_DTYPES
+
+    ints = ("D", "H", "W", "s_b", "s_d", "s_h", "s_w", "oD", "oH", "oW")
+    for trilinear in (False, True):
+        for dtype in KERNEL_DTYPES:
+            if dtype == torch.bool and not trilinear:
+                continue
+            out = POINTER[torch.float32] if trilinear else POINTER[dtype]
+            for index in INDEX:
+                sig = {"src": POINTER[dtype], "dst": out, "mat": "*fp64", **dict.fromkeys(ints, "i32"), "s_b": index}
+                yield LaunchConfig(_warp_volume_kernel, sig, _volume_constexprs(trilinear), OPTIONS,
+                                   f"{'trilinear' if trilinear else 'nearest'}, {POINTER[dtype][1:]}, s_b {index}")
+    ints = ("C", "H", "W", "s_b", "s_c", "s_h", "s_w")
+    for has_scale in (False, True):
+        for dtype in KERNEL_DTYPES:
+            for index in INDEX:
+                sig = {"src": POINTER[dtype], "dst": POINTER[dtype], "mat": "*fp64",
+                       "scale": "*fp32" if has_scale else "*fp64", **dict.fromkeys(ints, "i32"), "s_b": index}
+                yield LaunchConfig(_warp_image_kernel, sig, _image_constexprs(has_scale, dtype), OPTIONS,
+                                   f"{POINTER[dtype][1:]}{', colour scale' * has_scale}, s_b {index}")

@@ -20,8 +20,9 @@ from .. import _backend as B
 
 _SUPPORTED = {"reference", "cpp", "triton"}
 _REDUCTIONS = ("mean", "sum", "none")
-_LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-_NATIVE_TARGETS = (torch.uint8, torch.float32, torch.float16, torch.bfloat16, torch.float64)
+LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+# the target dtypes the kernels read (bool is viewed as uint8, other dtypes converted to float32)
+KERNEL_TARGET_DTYPES = (torch.uint8, torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
 def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto", inplace=False):
@@ -38,7 +39,7 @@ def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto
     kind = B.array_kind(logits, "logits")
     if kind not in ("torch_cpu", "torch_cuda"):
         raise TypeError(f"logits must be a torch tensor, got {type(logits).__name__}")
-    if logits.dtype not in _LOGIT_DTYPES:
+    if logits.dtype not in LOGIT_DTYPES:
         raise TypeError(f"logits must be float32, float16 or bfloat16, got {logits.dtype}")
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch tensor, got {type(target).__name__}")
@@ -76,7 +77,7 @@ def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto
 def _target(target):
     if target.dtype == torch.bool:
         return target.view(torch.uint8)
-    if target.dtype not in _NATIVE_TARGETS:
+    if target.dtype not in KERNEL_TARGET_DTYPES:
         return target.float()  # other integer dtypes: as PyTorch's reference, target.float()
     return target
 

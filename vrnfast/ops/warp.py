@@ -87,7 +87,7 @@ def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
 
 # ---- validation ---------------------------------------------------------------------------------
 
-_DTYPES = (torch.uint8, torch.bool, torch.float32, torch.float16, torch.bfloat16, torch.float64)
+KERNEL_DTYPES = (torch.uint8, torch.bool, torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
 def _batched(x, name, ndim):
@@ -100,7 +100,7 @@ def _batched(x, name, ndim):
         batched = True
     else:
         raise ValueError(f"{name} must be {ndim}-D (batched) or {ndim - 1}-D, got shape {tuple(x.shape)}")
-    if x.dtype not in _DTYPES:
+    if x.dtype not in KERNEL_DTYPES:
         raise TypeError(f"{name} must be uint8, bool or float, got {x.dtype}")
     if min(x.shape[1:], default=1) < 1:
         raise ValueError(f"{name} has an empty dimension: shape {tuple(x.shape)}")
