@@ -18,20 +18,40 @@ if not _has_cuda_device():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
-requires_cuda = pytest.mark.skipif(not _has_cuda_device(), reason="needs a CUDA device")
+# Tests on CUDA tensors are marked `cuda` (`pytest -m cuda` lists them) and skipped without a CUDA
+# device; those of vrnfast._cuda also when the extension cannot run here (built without nvcc, or a
+# driver older than its CUDA), with the reason it gives.
+requires_cuda = pytest.mark.cuda
+requires_cuda_ext = pytest.mark.cuda(ext=True)
+
+
+def _cuda_ext_error():
+    from vrnfast import _backend
+
+    try:
+        _backend.cuda_ext()
+    except RuntimeError as e:
+        return str(e)
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `triton` run the Triton kernels (interpreted on the CPU): without the optional
-    triton package they are skipped, saying how to get it."""
+    """Skips, each with its reason: `cuda` tests without a CUDA device (or a runnable vrnfast._cuda
+    for cuda(ext=True)); `triton` tests, which run the Triton kernels (interpreted on the CPU),
+    without the optional triton package."""
     from vrnfast._backend import TRITON_HINT, has_triton
 
-    if has_triton():
-        return
-    skip = pytest.mark.skip(reason=f"triton is not installed: {TRITON_HINT}")
+    no_device = pytest.mark.skip(reason="needs a CUDA device")
+    no_triton = pytest.mark.skip(reason=f"triton is not installed: {TRITON_HINT}")
     for item in items:
-        if item.get_closest_marker("triton"):
-            item.add_marker(skip)
+        cuda = item.get_closest_marker("cuda")
+        if cuda is not None:
+            if not _has_cuda_device():
+                item.add_marker(no_device)
+            elif cuda.kwargs.get("ext") and _cuda_ext_error():  # cuda_ext() caches its verdict
+                item.add_marker(pytest.mark.skip(reason=f"vrnfast._cuda cannot run: {_cuda_ext_error()}"))
+        if item.get_closest_marker("triton") and not has_triton():
+            item.add_marker(no_triton)
 DEVICE = "cuda" if _has_cuda_device() else "cpu"  # where the Triton backend runs
 
 
@@ -47,7 +67,7 @@ def tiny_checkpoint(tmp_path_factory):
     from vrnfast.train import TrainConfig, Trainer
 
     out = tmp_path_factory.mktemp("tiny_run")
-    cfg = TrainConfig(out=str(out), preset="tiny", epochs=4, epoch_size=128, val_size=16, workers=0)
+    cfg = TrainConfig(out=str(out), preset="tiny", epochs=4, epoch_size=128, val_size=16, workers=0, device="cpu")
     history = Trainer(cfg, progress=False).fit()
     assert history[-1]["val_iou"] > history[-1]["baseline_iou"]
     return out / "best.pt"

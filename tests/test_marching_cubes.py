@@ -11,7 +11,7 @@ from skimage.measure import marching_cubes as sk_marching_cubes
 import vrnfast
 from vrnfast.data import random_smooth, sphere, torus
 
-from conftest import requires_cuda
+from conftest import requires_cuda_ext
 from mesh_checks import (assert_closed_and_oriented, assert_same_vertex_set, assert_valid_faces,
                          crossed_edges, face_normals, signed_volume)
 
@@ -393,7 +393,7 @@ def test_more_than_2_pow_31_voxels_use_64_bit_indexing():
     assert_valid_faces(verts, faces[: 10**6])
 
 
-@requires_cuda
+@requires_cuda_ext
 class TestCuda:
     @pytest.mark.parametrize("name", ["sphere", "torus", "smooth_noise", "rough_noise", "min_size"])
     def test_cuda_equals_cpu_bitwise(self, name):

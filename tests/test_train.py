@@ -17,7 +17,8 @@ from vrnfast.train import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint
 
 
 def config(tmp_path, name="run", **kw):
-    base = dict(out=str(tmp_path / name), epochs=2, epoch_size=16, batch_size=8, val_size=8, workers=0)
+    # pinned to the CPU: these tests compare runs bit for bit (tests/test_cuda.py has the CUDA runs)
+    base = dict(out=str(tmp_path / name), epochs=2, epoch_size=16, batch_size=8, val_size=8, workers=0, device="cpu")
     base.update(kw)
     return TrainConfig(**base)
 
@@ -226,7 +227,7 @@ def test_two_process_gloo_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            "-m", "vrnfast", "train", "--out", str(out), "--epochs", "2", "--epoch-size", "32",
-                           "--workers", "0"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+                           "--workers", "0", "--device", "cpu"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.stdout.count("training vrn") == 1 and "x 2 processes" in proc.stdout
     rows = list(csv.DictReader(open(out / "log.csv")))
