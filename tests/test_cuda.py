@@ -154,6 +154,18 @@ def test_bce_cuda_under_torch_compile():
     torch.testing.assert_close(x.grad.cpu(), ref_grad * 3.0, rtol=1e-5, atol=1e-9)
 
 
+@requires_cuda
+def test_bce_on_a_second_device():
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two CUDA devices")
+    x, y = make((3, 4099), seed=4)
+    with torch.cuda.device(0):
+        loss, grad = ours(x.to("cuda:1"), y.to("cuda:1"), "auto")
+    assert grad.device == torch.device("cuda:1")
+    lc, gc = ours(x, y, "cpp")
+    assert same_bits(grad.cpu(), gc)
+
+
 # ---- warp and augment -----------------------------------------------------------------------------
 
 def _params(b, seed=0):

@@ -245,20 +245,22 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(args.dry_run, tmp)
     result = {"date": datetime.date.today().isoformat(), "dry_run": args.dry_run, "budget_s": BUDGET, "steps": {}}
-    path = None
-    for name in steps if "env" in steps else ["env", *steps]:  # env names the results file
+    path = out_dir / f"gpu-check-{result['date']}.json"  # until env names the device
+    for name in steps if "env" in steps else ["env", *steps]:
         print(f"[gpu_check] {name} (limit {BUDGET[name]} s) ...", flush=True)
         res = globals()[f"step_{name}"](ctx)
         result["steps"][name] = res
         if name == "env":
             result["device"] = ctx.device
             slug = re.sub(r"[^a-z0-9]+", "-", ctx.device.lower()).strip("-")
-            path = out_dir / f"{slug}-{result['date']}.json"
+            named = out_dir / f"{slug}-{result['date']}.json"
+            if path.exists():
+                path.replace(named)
+            path = named
         print(f"[gpu_check] {name}: {'ok' if res['ok'] else 'FAILED'} ({res.get('seconds', 0)} s)", flush=True)
         if not res["ok"] and "output" in res:
             print(res["output"][-3000:], flush=True)
-        if path is not None:  # written as soon as each step is known
-            path.write_text(json.dumps(result, indent=1))
+        path.write_text(json.dumps(result, indent=1))  # as soon as each step is known
         if name in ("build", "env") and not res["ok"]:
             break  # nothing else can run
     print("\n".join(gpu_tables(result, ctx.bench)))

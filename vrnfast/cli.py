@@ -236,9 +236,13 @@ def _cmd_info(args):
     for model in [args.model] if args.model else MODELS:
         for preset in [args.preset] if args.preset else PRESETS:
             d = describe(model, preset)
-            shape = lambda outs: (f"{len(outs)} x {'x'.join(map(str, outs[-1][1:]))}" if outs else "-")
             print(f"{model:9s} {preset:6s} {d['parameters']:>10,d}  {'3x{0}x{0}'.format(d['image_size']):11s}  "
-                  f"{shape(d['volume']):18s}  {shape(d['landmarks'])}")
+                  f"{_per_stack(d['volume']):18s}  {_per_stack(d['landmarks'])}")
+
+
+def _per_stack(shapes):
+    """[(1, C, H, W)] * stacks -> 'stacks x CxHxW' ('-' for none)."""
+    return f"{len(shapes)} x {'x'.join(map(str, shapes[-1][1:]))}" if shapes else "-"
 
 
 def build_parser():
