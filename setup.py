@@ -125,6 +125,8 @@ setup(
     install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1"],
     extras_require={
         "triton": ["triton>=3.1; platform_system == 'Linux'"],
+        # face detection (vrnfast.faces): dlib prebuilt, and its model files (about 100 MB)
+        "faces": ["dlib-bin>=19.24", "face-recognition-models>=0.3"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },

@@ -23,6 +23,6 @@ def __getattr__(name):  # lazy: torch-based ops and submodules load on first use
         return getattr(importlib.import_module(".augmentation", __name__), name)
     if name == "Reconstructor":
         return importlib.import_module(".reconstruct", __name__).Reconstructor
-    if name in ("io", "data", "kernels", "cli", "nn", "metrics", "models", "evaluate", "reconstruct", "train"):
+    if name in ("io", "data", "kernels", "cli", "nn", "metrics", "models", "evaluate", "reconstruct", "train", "faces"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'vrnfast' has no attribute {name!r}")
