@@ -141,3 +141,51 @@ def test_without_the_extra_it_says_which_to_install(monkeypatch):
 def test_bad_detector_is_named():
     with pytest.raises(ValueError, match="detector must be one of"):
         faces.detect(np.zeros((8, 8, 3), np.uint8), "viola-jones")
+
+
+@needs_faces
+@needs_sample
+def test_reconstruct_finds_frames_and_records_every_face(tmp_path, tiny_checkpoint, capsys):
+    """A real photo, two copies side by side and a texture: a mesh and a record per face, left
+    to right, the faces framed by their landmarks; the texture named and skipped, exit status 1."""
+    import json
+
+    from vrnfast.cli import main
+
+    image, pt2d = _sample()
+    Image.fromarray(image).save(tmp_path / "one.jpg")
+    Image.fromarray(np.concatenate([image, image[:, ::-1]], axis=1)).save(tmp_path / "two.png")
+    from skimage import data
+
+    Image.fromarray(np.stack([data.brick()] * 3, -1)).save(tmp_path / "brick.png")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match="1 of 3 images skipped .*; 3 meshes written"):
+        main(["reconstruct", str(tmp_path / "one.jpg"), str(tmp_path / "two.png"), str(tmp_path / "brick.png"),
+              "--checkpoint", str(tiny_checkpoint), "-o", str(out), "--format", "ply", "--device", "cpu"])
+    assert "brick.png: no face found" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["one.json", "one.ply", "two_0.json", "two_0.ply", "two_1.json",
+                                                     "two_1.ply"]
+    one = json.loads((out / "one.json").read_text())
+    assert one["detector"] == "hog" and one["image_size"] == [450, 450] and one["score"] >= faces.MIN_SCORE["hog"]
+    lms = np.array(one["landmarks"])
+    assert np.linalg.norm(lms - pt2d, axis=1).mean() / np.linalg.norm(pt2d[36] - pt2d[45]) < 0.08
+    crop = face_crop(landmark_box(lms), image.shape[:2], 64, face_fraction=_fraction(tiny_checkpoint))
+    np.testing.assert_allclose(np.array(one["crop"]) @ [100.0, 200.0, 1.0],
+                               crop.from_image(np.array([[100.0, 200.0]]))[0], rtol=1e-6, atol=1e-3)
+    left, right = (json.loads((out / f"two_{k}.json").read_text()) for k in (0, 1))
+    assert (left["face"], right["face"]) == (0, 1) and left["box"][0] < 450 <= right["box"][0]
+    with pytest.raises(SystemExit):  # the texture alone: nothing written
+        main(["reconstruct", str(tmp_path / "brick.png"), "--checkpoint", str(tiny_checkpoint), "-o",
+              str(tmp_path / "b.ply")])
+    assert not (tmp_path / "b.ply").exists()
+    main(["reconstruct", str(tmp_path / "two.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "l.ply"),
+          "--faces", "largest", "--detector", "hog"])
+    assert (tmp_path / "l.ply").exists() and json.loads((tmp_path / "l.json").read_text())["face"] == 0
+
+
+def _fraction(checkpoint):
+    import torch
+
+    from vrnfast.data.crop import VRN_FACE_FRACTION
+
+    return float(torch.load(checkpoint, weights_only=True).get("face_fraction", VRN_FACE_FRACTION))

@@ -1,4 +1,5 @@
 """Reconstruction: image -> coloured mesh in the image's coordinates, with a trained checkpoint."""
+import json
 import shutil
 
 import numpy as np
@@ -181,7 +182,8 @@ def test_command_line_checkpoint_errors(tmp_path, tiny_checkpoint, face, capsys)
     assert "weights_only" not in str(e.value)
     with pytest.raises(SystemExit, match="config.json is a JSON file"):
         main(["evaluate", "--checkpoint", str(run / "config.json"), "--n", "1"])
-    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(run), "-o", str(tmp_path / "a.ply")])
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(run), "-o", str(tmp_path / "a.ply"),
+          "--detector", "none"])
     assert (tmp_path / "a.ply").is_file()
 
 
@@ -192,16 +194,25 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
     Image.fromarray(face).save(tmp_path / "sub" / "a.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
     images = [str(tmp_path / n) for n in ("a.png", "b.jpg", "broken.png", "sub/a.png")]
-    with pytest.raises(SystemExit, match="1 of 4 images could not be read"):
+    with pytest.raises(SystemExit, match="1 of 4 images skipped .*; 3 meshes written"):
         main(["reconstruct", *images, "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "out"),
-              "--format", "ply", "--preview", str(tmp_path / "pv"), "--batch-size", "2"])
+              "--format", "ply", "--preview", str(tmp_path / "pv"), "--batch-size", "2", "--detector", "none"])
     out = capsys.readouterr()
     assert "broken.png: cannot read it as an image" in out.err
-    # the two a.png do not overwrite each other
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_0.ply", "a_3.ply", "b.ply"]
+    # the two a.png do not overwrite each other; each mesh has its record
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_0.json", "a_0.ply", "a_3.json", "a_3.ply",
+                                                                  "b.json", "b.ply"]
+    rec_b = json.loads((tmp_path / "out" / "b.json").read_text())
+    assert rec_b["image"] == images[1] and rec_b["image_size"] == [90, 70] and rec_b["detector"] == "none"
+    assert rec_b["face"] == 0 and rec_b["box"] is None and rec_b["landmarks"] is None and rec_b["landmarks_3d"] is None
+    assert rec_b["mesh"] == [str(tmp_path / "out" / "b.ply"), str(tmp_path / "pv" / "b_preview.png")]
+    crop = centred_crop((70, 90), 64)  # the centred square, as the network saw it
+    np.testing.assert_allclose(np.array(rec_b["crop"]) @ [10.0, 20.0, 1.0], crop.from_image(np.array([[10.0, 20.0]]))[0])
+    assert rec_b["vertices"] > 100 and rec_b["faces"] > 100 and set(rec_b["seconds"]) >= {"network", "write"}
     pv = np.asarray(Image.open(tmp_path / "pv" / "b_preview.png"))
     assert pv.ndim == 3 and pv.shape[1] == 4 * pv.shape[0]  # crop | front coloured | front shape | side
-    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "one.obj")])
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "one.obj"),
+          "--detector", "none"])
     assert (tmp_path / "one.obj").read_text().startswith(("v ", "#"))
     with pytest.raises(SystemExit, match="must end in .obj or .ply"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "x.stl")])
@@ -209,3 +220,28 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--bbox", "1,2,3"])
     with pytest.raises(SystemExit, match="a.png is a PNG image; pass a checkpoint"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tmp_path / "a.png")])
+    (tmp_path / "five.txt").write_text("1 2\n3 4\n")
+    with pytest.raises(SystemExit, match="five.txt: needs 68 finite"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--landmarks",
+              str(tmp_path / "five.txt")])
+    with pytest.raises(SystemExit, match="--bbox or --landmarks, not both"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--bbox", "1,2,3,4",
+              "--landmarks", str(tmp_path / "five.txt").replace("five", "none")])
+
+
+def test_without_face_detection_reconstruct_says_which_extra_to_install(tmp_path, tiny_checkpoint, face, monkeypatch):
+    from vrnfast import faces
+
+    def unavailable(*args, **kwargs):
+        raise faces.FacesUnavailable(f"face detection needs dlib: {faces.EXTRA_HINT}")
+
+    monkeypatch.setattr(faces, "detect", unavailable)
+    Image.fromarray(face).save(tmp_path / "a.png")
+    with pytest.raises(SystemExit, match=r"pip install 'vrnfast\[faces\]'.*--bbox x,y,w,h or --landmarks FILE"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint)])
+    lms = synthetic_sample(3, seed=99, size=64, depth=64)["landmarks"][:, :2]  # the face's own 68 points
+    np.savetxt(tmp_path / "a.txt", lms)
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--landmarks",
+          str(tmp_path / "a.txt"), "-o", str(tmp_path / "a.ply")])
+    rec = json.loads((tmp_path / "a.json").read_text())
+    assert rec["detector"] == "landmarks" and np.allclose(rec["landmarks"], lms, atol=1e-3)

@@ -88,55 +88,123 @@ def _parse_bbox(text):
     return box
 
 
+def _face_jobs(args, loaded, bbox, landmarks):
+    """(image index, face index or None, Framing) for every face to reconstruct; the images in
+    which none was found, with why, are reported and left out."""
+    from .faces import FacesUnavailable
+    from .photos import Framing, find_faces
+
+    jobs, skipped = [], 0
+    for j, image in loaded:
+        if bbox is not None:
+            framings = [Framing("bbox", box=tuple(bbox))]
+        elif landmarks is not None:
+            framings = [Framing("landmarks", landmarks=landmarks)]
+        elif args.detector == "none":
+            framings = [Framing("none")]
+        else:
+            try:
+                framings = find_faces(image, args.detector, args.faces)
+            except FacesUnavailable as e:
+                sys.exit(f"vrnfast reconstruct: {e}; or frame the face yourself with --bbox x,y,w,h or "
+                         "--landmarks FILE, or --detector none for images that are face crops already")
+        if not framings:
+            print(f"vrnfast reconstruct: skipped: {args.images[j]}: no face found (--detector {args.detector})",
+                  file=sys.stderr)
+            skipped += 1
+        many = len(framings) > 1
+        jobs += [(j, k if many else None, f) for k, f in enumerate(framings)]
+    return jobs, skipped
+
+
 def _cmd_reconstruct(args):
+    import json
+
     from tqdm import tqdm
 
     from .io import save_png
+    from .photos import load_landmarks, record
     from .reconstruct import CheckpointError, Reconstructor, load_image
     from .render import preview
 
     if args.out and Path(args.out).suffix.lower() not in (".obj", ".ply", "") and len(args.images) == 1:
         sys.exit(f"vrnfast reconstruct: -o {args.out}: the mesh file must end in .obj or .ply")
+    if args.bbox and args.landmarks:
+        sys.exit("vrnfast reconstruct: give --bbox or --landmarks, not both")
     bbox = _parse_bbox(args.bbox) if args.bbox else None
+    try:
+        landmarks = load_landmarks(args.landmarks) if args.landmarks else None
+    except ValueError as e:
+        sys.exit(f"vrnfast reconstruct: {e}")
     try:
         rec = Reconstructor(args.checkpoint, device=args.device, model=args.model, preset=args.preset,
                             z_scale=args.z_scale)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"vrnfast reconstruct: {e}")
-    meshes = _outputs(args.images, args.out, f".{args.format}", "-o")
+    suffix = Path(args.out).suffix if args.out and Path(args.out).suffix else f".{args.format}"
+    bases = [p.with_suffix("") for p in _outputs(args.images, args.out, suffix, "-o")]
     previews = _outputs(args.images, args.preview, "_preview.png", "--preview") if args.preview else None
-    failed = 0
-    for k in tqdm(range(0, len(args.images), args.batch_size), desc="reconstruct", unit="batch",
-                  disable=len(args.images) <= args.batch_size):
-        names = args.images[k:k + args.batch_size]
-        good = []
-        for j, name in enumerate(names, k):
+    failed = written = 0
+    bar = tqdm(total=len(args.images), desc="reconstruct", unit="image", disable=len(args.images) <= 1)
+    for k in range(0, len(args.images), args.batch_size):
+        loaded = []
+        for j in range(k, min(k + args.batch_size, len(args.images))):
             try:
-                good.append((j, load_image(name)))
+                image = load_image(args.images[j])
             except ValueError as e:
                 print(f"vrnfast reconstruct: skipped: {e}", file=sys.stderr)
                 failed += 1
-        if not good:
-            continue
-        try:
-            results = rec.meshes([im for _, im in good], [bbox] * len(good))
-        except ValueError as e:
-            sys.exit(f"vrnfast reconstruct: {e}")
-        for (j, image), mesh in zip(good, results):
-            rec.save(mesh, meshes[j])
-            line = f"{args.images[j]} -> {meshes[j]}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
-            if previews:
-                crop, frame = rec.crop(image, bbox)  # the crop the model saw, the mesh drawn over it
-                save_png(previews[j], preview(crop, frame.from_image(mesh.verts), mesh.faces, mesh.colors))
-                line += f"; preview {previews[j]}"
-            print(line)
+                continue
+            loaded.append((j, image))
+        t0 = time.perf_counter()
+        jobs, skipped = _face_jobs(args, loaded, bbox, landmarks)
+        failed += skipped
+        detect_s = (time.perf_counter() - t0) / max(len(loaded), 1)
+        images = dict(loaded)
+        for start in range(0, len(jobs), args.batch_size):
+            batch = jobs[start:start + args.batch_size]
+            before = vars(rec.timings).copy()
+            try:
+                results = rec.meshes([images[j] for j, _, _ in batch], [f.box if f.landmarks is None else None
+                                                                          for _, _, f in batch],
+                                     [f.landmarks for _, _, f in batch])
+            except ValueError as e:  # a face box or landmarks that cannot be framed
+                sys.exit(f"vrnfast reconstruct: {e}")
+            network_s = (rec.timings.network - before["network"]) / len(batch)
+            for (j, face, framing), mesh in zip(batch, results):
+                name = bases[j] if face is None else bases[j].with_name(f"{bases[j].name}_{face}")
+                path = name.with_suffix(suffix)
+                t_mc, t_col, t_w = rec.timings.marching_cubes, rec.timings.colouring, rec.timings.write
+                rec.save(mesh, path)
+                crop_image, crop = rec.crop(images[j], framing.box if framing.landmarks is None else None,
+                                            framing.landmarks)
+                seconds = {"detection": detect_s, "network": network_s,
+                           "marching_cubes_and_colouring": (t_mc + t_col - before["marching_cubes"]
+                                                            - before["colouring"]) / len(batch),
+                           "write": rec.timings.write - t_w}
+                files = [path]
+                line = f"{args.images[j]} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
+                if previews:
+                    pv = previews[j] if face is None else previews[j].with_name(
+                        previews[j].name.replace("_preview.png", f"_{face}_preview.png"))
+                    save_png(pv, preview(crop_image, crop.from_image(mesh.verts), mesh.faces, mesh.colors))
+                    files.append(pv)
+                    line += f"; preview {pv}"
+                rec_path = name.with_suffix(".json")
+                rec_path.write_text(json.dumps(record(args.images[j], images[j].shape, face or 0, framing, crop,
+                                                      mesh, files, seconds), indent=1))
+                written += 1
+                print(line)
+        bar.update(min(k + args.batch_size, len(args.images)) - k)
+    bar.close()
     t = rec.timings
     if t.images:
-        print(f"per image: network {t.network / t.images * 1e3:.1f} ms, marching cubes "
+        print(f"per face: network {t.network / t.images * 1e3:.1f} ms, marching cubes "
               f"{t.marching_cubes / t.images * 1e3:.1f} ms, colouring {t.colouring / t.images * 1e3:.1f} ms, "
               f"write {t.write / t.images * 1e3:.1f} ms ({rec.device})")
     if failed:
-        sys.exit(f"vrnfast reconstruct: {failed} of {len(args.images)} images could not be read")
+        sys.exit(f"vrnfast reconstruct: {failed} of {len(args.images)} images skipped (unreadable, or no face found); "
+                 f"{written} meshes written")
 
 
 def _cmd_evaluate(args):
@@ -289,7 +357,13 @@ def build_parser():
     r.add_argument("--format", default="obj", choices=["obj", "ply"], help="mesh format when -o is a directory")
     r.add_argument("--preview", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
                         "and shaded without colour: the shape alone) and from the side")
-    r.add_argument("--bbox", help="x,y,w,h face box in pixels (default: the centred largest square)")
+    r.add_argument("--bbox", help="x,y,w,h face box in pixels, instead of finding the faces")
+    r.add_argument("--landmarks", help="68 (x, y) points of the face (.txt, .npy or .json), instead of finding the faces")
+    r.add_argument("--detector", default="auto", choices=["auto", "hog", "cnn", "none"],
+                   help="how faces are found (the faces extra: dlib): auto (HOG, then the CNN where HOG finds none), "
+                        "hog, cnn; none: the centred square, for images that are face crops already")
+    r.add_argument("--faces", default="all", choices=["all", "largest"],
+                   help="every face found (a mesh each, numbered left to right), or the largest only")
     r.add_argument("--model", choices=["vrn", "guided", "multitask"], help="check the checkpoint is of this model")
     r.add_argument("--preset", choices=["tiny", "small", "paper"], help="check the checkpoint is of this preset")
     r.add_argument("--z-scale", dest="z_scale", type=float, default=1.0,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import _backend as B
-from .data.crop import VRN_FACE_FRACTION, centred_crop, face_crop
+from .data.crop import VRN_FACE_FRACTION, centred_crop, face_crop, landmark_box
 from .models import PRESETS, build_model, normalize_images
 
 
@@ -30,6 +30,7 @@ class Mesh:
     faces: np.ndarray
     colors: np.ndarray
     normals: np.ndarray
+    landmarks_3d: np.ndarray | None = None  # (68, 3) image (x, y, z): Guided / Multitask models' own
 
     def save(self, path):
         from .io import save_mesh
@@ -206,12 +207,19 @@ class Reconstructor:
         heat = out["landmarks"][-1].float().sigmoid() if out["landmarks"] else None
         return {"volume": out["volume"][-1].float().sigmoid(), "heatmaps": heat}
 
-    def crop(self, image, bbox=None):
-        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image: about the
-        face box bbox (x, y, w, h, pixel edges), framed as the training crops were (the box's
-        sqrt(w h) the training data's share of the side), or the centred largest square."""
+    def crop(self, image, bbox=None, landmarks=None):
+        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image, framed as
+        the training crops were: about the box of 68 `landmarks` (x, y pixels; vrnfast prepare's
+        rule), or about the face box bbox (x, y, w, h, pixel edges), the box's sqrt(w h) the
+        training data's share of the side; without either, the centred largest square."""
+        if landmarks is not None:
+            lms = np.asarray(landmarks, np.float64)
+            if lms.ndim != 2 or lms.shape[1] != 2 or len(lms) < 2 or not np.isfinite(lms).all():
+                raise ValueError(f"landmarks must be finite (N, 2) pixel positions, got shape {lms.shape}")
+            bbox = landmark_box(lms)
         crop = (centred_crop(image.shape[:2], self.size) if bbox is None else
-                face_crop(bbox, image.shape[:2], self.size, self.face_fraction))
+                face_crop(bbox, image.shape[:2], self.size, self.face_fraction,
+                          name="bbox" if landmarks is None else "landmarks"))
         return crop.resize(image), crop
 
     def surface(self, volume):
@@ -236,36 +244,53 @@ class Reconstructor:
         return Mesh(pts, np.ascontiguousarray(faces[:, ::-1], dtype=np.int32), sample_colors(image, pts),
                     n.astype(np.float32))
 
-    def mesh_of_volume(self, volume, image, crop) -> Mesh:
-        """The mesh of one probability volume (D, S, S), in `image`'s coordinates and colours."""
+    def mesh_of_volume(self, volume, image, crop, heatmaps=None) -> Mesh:
+        """The mesh of one probability volume (D, S, S), in `image`'s coordinates and colours;
+        with the model's heatmaps (68, S/2, S/2), its 68 3-D landmarks too."""
         t0 = time.perf_counter()
         surface = self.surface(volume)
         t1 = time.perf_counter()
         mesh = self.colour(*surface, image, crop)
+        if heatmaps is not None:
+            mesh.landmarks_3d = self.landmarks_3d(volume, heatmaps, crop)
         self.timings.marching_cubes += t1 - t0
         self.timings.colouring += time.perf_counter() - t1
         return mesh
 
-    def meshes(self, images, bboxes=None):
-        """Meshes of several images (paths or arrays), one network batch."""
+    def landmarks_3d(self, volume, heatmaps, crop) -> np.ndarray:
+        """(68, 3) image (x, y, z): the heatmaps' peaks, at the depth of the volume's front surface
+        under each (as vrnfast evaluate scores them), mapped like the mesh."""
+        from .evaluate import front_depth, landmarks_from_heatmaps
+
+        vol = B.to_numpy(volume, B.array_kind(volume, "volume"))
+        xy = landmarks_from_heatmaps(B.to_numpy(heatmaps, B.array_kind(heatmaps, "heatmaps"))[None])[0]
+        z = front_depth(vol, xy, self.level) * self.z_scale
+        return crop.to_image(np.column_stack([xy, z]).astype(np.float32))
+
+    def meshes(self, images, bboxes=None, landmarks=None):
+        """Meshes of several images (paths or arrays), one network batch; each framed by its
+        landmarks (68 x, y), else its box, else the centred square (see crop)."""
         if len(images) == 0:
             raise ValueError("images: no image given")
         loaded = [load_image(im) for im in images]
         bboxes = [None] * len(loaded) if bboxes is None else list(bboxes)
-        if len(bboxes) != len(loaded):
-            raise ValueError(f"bboxes: {len(bboxes)} boxes for {len(loaded)} images")
-        crops = [self.crop(im, bb) for im, bb in zip(loaded, bboxes)]
+        landmarks = [None] * len(loaded) if landmarks is None else list(landmarks)
+        for name, given in (("bboxes", bboxes), ("landmarks", landmarks)):
+            if len(given) != len(loaded):
+                raise ValueError(f"{name}: {len(given)} given for {len(loaded)} images")
+        crops = [self.crop(im, bb, lm) for im, bb, lm in zip(loaded, bboxes, landmarks)]
         batch = torch.from_numpy(np.stack([c[0] for c in crops])).permute(0, 3, 1, 2).contiguous()
         t0 = time.perf_counter()
-        volumes = self.predict(batch)["volume"]
+        out = self.predict(batch)
         self._sync()
         self.timings.network += time.perf_counter() - t0
         self.timings.images += len(loaded)
-        return [self.mesh_of_volume(v, im, c[1]) for v, im, c in zip(volumes, loaded, crops)]
+        heat = out["heatmaps"] if out["heatmaps"] is not None else [None] * len(loaded)
+        return [self.mesh_of_volume(v, im, c[1], hm) for v, im, c, hm in zip(out["volume"], loaded, crops, heat)]
 
-    def mesh(self, image, bbox=None) -> Mesh:
+    def mesh(self, image, bbox=None, landmarks=None) -> Mesh:
         """The coloured mesh of one image (a path or an array), in its pixel coordinates."""
-        return self.meshes([image], [bbox])[0]
+        return self.meshes([image], [bbox], [landmarks])[0]
 
     def save(self, mesh: Mesh, path):
         t0 = time.perf_counter()

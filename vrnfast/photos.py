@@ -1,0 +1,77 @@
+"""Photos in, one framed face per reconstruction: how `vrnfast reconstruct` finds and frames the
+faces of an image, and the record it writes beside each mesh.
+
+A face is framed by its 68 landmarks with the rule `vrnfast prepare` uses for the training data
+(vrnfast.data.crop), so a photo is cropped like a training sample: the landmarks come from
+vrnfast.faces (dlib), from a file (`--landmarks`), or a face box is given (`--bbox`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Framing:
+    """How one face of an image is framed: by `landmarks` (68, 2), else by `box` (x, y, w, h), else
+    (both None) the centred square; `detector` says where they came from."""
+    detector: str  # "hog" | "cnn" | "landmarks" | "bbox" | "none"
+    box: tuple | None = None
+    landmarks: np.ndarray | None = None
+    score: float | None = None
+
+
+def load_landmarks(path) -> np.ndarray:
+    """68 (x, y) image pixels from a .txt (a line per point, "x y" or "x,y"), .npy or .json (a list
+    of 68 [x, y], or an object holding one under "landmarks", as the records written here do)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            pts = np.load(path)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(path.read_text())
+            pts = data["landmarks"] if isinstance(data, dict) else data
+        else:
+            rows = [line.replace(",", " ").split() for line in path.read_text().splitlines() if line.strip()]
+            pts = [[float(v) for v in row] for row in rows]
+        pts = np.asarray(pts, np.float64)
+    except FileNotFoundError:
+        raise ValueError(f"--landmarks {path}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"--landmarks {path}: cannot read 68 (x, y) points ({type(e).__name__}: {e})") from None
+    if pts.shape != (68, 2) or not np.isfinite(pts).all():
+        raise ValueError(f"--landmarks {path}: needs 68 finite (x, y) points, got an array of shape {pts.shape}")
+    return pts
+
+
+def find_faces(image, detector="auto", which="all") -> list[Framing]:
+    """The faces of a loaded image, left to right (`which` "largest": the one of largest box)."""
+    from . import faces
+
+    found = [Framing(f.detector, f.box, f.landmarks, f.score) for f in faces.detect(image, detector)]
+    if which == "largest" and found:
+        found = [max(found, key=lambda f: f.box[2] * f.box[3])]
+    return found
+
+
+def crop_matrix(crop) -> list:
+    """The 2x3 map from image pixels to network-input pixels of a Crop (u = s x + tx, v = s y + ty)."""
+    s = crop.scale
+    return [[s, 0.0, (0.5 - crop.x) * s - 0.5], [0.0, s, (0.5 - crop.y) * s - 0.5]]
+
+
+def record(image_path, image_shape, index, framing, crop, mesh, files, seconds) -> dict:
+    """The JSON record written beside a face's mesh."""
+    def listed(a):
+        return None if a is None else np.round(np.asarray(a, np.float64), 3).tolist()
+
+    return {"image": str(image_path), "image_size": [int(image_shape[1]), int(image_shape[0])], "face": index,
+            "detector": framing.detector, "score": framing.score,
+            "box": None if framing.box is None else [round(float(v), 3) for v in framing.box],
+            "landmarks": listed(framing.landmarks), "crop": crop_matrix(crop),
+            "landmarks_3d": listed(mesh.landmarks_3d), "mesh": [str(f) for f in files],
+            "vertices": int(len(mesh.verts)), "faces": int(len(mesh.faces)),
+            "seconds": {k: round(v, 5) for k, v in seconds.items()}, "tracked": False}
