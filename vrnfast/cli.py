@@ -176,8 +176,8 @@ def _cmd_reconstruct(args):
                 path = name.with_suffix(suffix)
                 t_mc, t_col, t_w = rec.timings.marching_cubes, rec.timings.colouring, rec.timings.write
                 rec.save(mesh, path)
-                crop_image, crop = rec.crop(images[j], framing.box if framing.landmarks is None else None,
-                                            framing.landmarks)
+                crop = rec.framing(images[j].shape[:2], framing.box if framing.landmarks is None else None,
+                                   framing.landmarks)
                 seconds = {"detection": detect_s, "network": network_s,
                            "marching_cubes_and_colouring": (t_mc + t_col - before["marching_cubes"]
                                                             - before["colouring"]) / len(batch),
@@ -187,7 +187,7 @@ def _cmd_reconstruct(args):
                 if previews:
                     pv = previews[j] if face is None else previews[j].with_name(
                         previews[j].name.replace("_preview.png", f"_{face}_preview.png"))
-                    save_png(pv, preview(crop_image, crop.from_image(mesh.verts), mesh.faces, mesh.colors))
+                    save_png(pv, preview(crop.resize(images[j]), crop.from_image(mesh.verts), mesh.faces, mesh.colors))
                     files.append(pv)
                     line += f"; preview {pv}"
                 rec_path = name.with_suffix(".json")

@@ -208,19 +208,22 @@ class Reconstructor:
         return {"volume": out["volume"][-1].float().sigmoid(), "heatmaps": heat}
 
     def crop(self, image, bbox=None, landmarks=None):
-        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image, framed as
-        the training crops were: about the box of 68 `landmarks` (x, y pixels; vrnfast prepare's
-        rule), or about the face box bbox (x, y, w, h, pixel edges), the box's sqrt(w h) the
-        training data's share of the side; without either, the centred largest square."""
+        """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image (see framing)."""
+        crop = self.framing(image.shape[:2], bbox, landmarks)
+        return crop.resize(image), crop
+
+    def framing(self, shape_hw, bbox=None, landmarks=None):
+        """The Crop of an (H, W) image, framed as the training crops were: about the box of 68
+        `landmarks` (x, y pixels; vrnfast prepare's rule), or about the face box bbox (x, y, w, h,
+        pixel edges), the box's sqrt(w h) the training data's share of the side; without either,
+        the centred largest square."""
         if landmarks is not None:
             lms = np.asarray(landmarks, np.float64)
             if lms.ndim != 2 or lms.shape[1] != 2 or len(lms) < 2 or not np.isfinite(lms).all():
                 raise ValueError(f"landmarks must be finite (N, 2) pixel positions, got shape {lms.shape}")
             bbox = landmark_box(lms)
-        crop = (centred_crop(image.shape[:2], self.size) if bbox is None else
-                face_crop(bbox, image.shape[:2], self.size, self.face_fraction,
-                          name="bbox" if landmarks is None else "landmarks"))
-        return crop.resize(image), crop
+        return (centred_crop(shape_hw, self.size) if bbox is None else
+                face_crop(bbox, shape_hw, self.size, self.face_fraction, name="bbox" if landmarks is None else "landmarks"))
 
     def surface(self, volume):
         """Marching cubes of one probability volume (D, S, S) at the level, on its device:
