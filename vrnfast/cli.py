@@ -109,8 +109,8 @@ def _face_jobs(args, loaded, bbox, landmarks):
                 sys.exit(f"vrnfast reconstruct: {e}; or frame the face yourself with --bbox x,y,w,h or "
                          "--landmarks FILE, or --detector none for images that are face crops already")
         if not framings:
-            print(f"vrnfast reconstruct: skipped: {args.images[j]}: no face found (--detector {args.detector})",
-                  file=sys.stderr)
+            print(f"vrnfast reconstruct: skipped: {args.images[j]}: no face found (--detector {args.detector}; "
+                  "an image that is a face crop already takes --detector none)", file=sys.stderr)
             skipped += 1
         many = len(framings) > 1
         jobs += [(j, k if many else None, f) for k, f in enumerate(framings)]
