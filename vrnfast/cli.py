@@ -165,23 +165,21 @@ def _cmd_reconstruct(args):
             batch = jobs[start:start + args.batch_size]
             before = vars(rec.timings).copy()
             try:
-                results = rec.meshes([images[j] for j, _, _ in batch], [f.box if f.landmarks is None else None
-                                                                          for _, _, f in batch],
-                                     [f.landmarks for _, _, f in batch])
+                results = rec.meshes([images[j] for j, _, _ in batch], [f.box for _, _, f in batch],
+                                     [f.landmarks for _, _, f in batch])  # landmarks, where given, frame
             except ValueError as e:  # a face box or landmarks that cannot be framed
                 sys.exit(f"vrnfast reconstruct: {e}")
-            network_s = (rec.timings.network - before["network"]) / len(batch)
+            t = rec.timings
+            network_s = (t.network - before["network"]) / len(batch)
+            surface_s = (t.marching_cubes + t.colouring - before["marching_cubes"] - before["colouring"]) / len(batch)
             for (j, face, framing), mesh in zip(batch, results):
                 name = bases[j] if face is None else bases[j].with_name(f"{bases[j].name}_{face}")
                 path = name.with_suffix(suffix)
-                t_mc, t_col, t_w = rec.timings.marching_cubes, rec.timings.colouring, rec.timings.write
+                written_s = rec.timings.write
                 rec.save(mesh, path)
-                crop = rec.framing(images[j].shape[:2], framing.box if framing.landmarks is None else None,
-                                   framing.landmarks)
-                seconds = {"detection": detect_s, "network": network_s,
-                           "marching_cubes_and_colouring": (t_mc + t_col - before["marching_cubes"]
-                                                            - before["colouring"]) / len(batch),
-                           "write": rec.timings.write - t_w}
+                crop = mesh.crop
+                seconds = {"detection": detect_s, "network": network_s, "marching_cubes_and_colouring": surface_s,
+                           "write": rec.timings.write - written_s}
                 files = [path]
                 line = f"{args.images[j]} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
                 if previews:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import _backend as B
-from .data.crop import VRN_FACE_FRACTION, centred_crop, face_crop, landmark_box
+from .data.crop import VRN_FACE_FRACTION, Crop, centred_crop, face_crop, landmark_box
 from .models import PRESETS, build_model, normalize_images
 
 
@@ -31,6 +31,7 @@ class Mesh:
     colors: np.ndarray
     normals: np.ndarray
     landmarks_3d: np.ndarray | None = None  # (68, 3) image (x, y, z): Guided / Multitask models' own
+    crop: Crop | None = None  # how the image was framed for the network
 
     def save(self, path):
         from .io import save_mesh
@@ -254,6 +255,7 @@ class Reconstructor:
         surface = self.surface(volume)
         t1 = time.perf_counter()
         mesh = self.colour(*surface, image, crop)
+        mesh.crop = crop
         if heatmaps is not None:
             mesh.landmarks_3d = self.landmarks_3d(volume, heatmaps, crop)
         self.timings.marching_cubes += t1 - t0
