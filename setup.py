@@ -122,11 +122,13 @@ setup(
     # triton is not a dependency: its kernels run only on CUDA tensors, and CUDA builds of torch
     # bring it; CPU-only installs skip its 300 MB wheel. The extra adds it (e.g. for the tests that
     # run the kernels in Triton's interpreter on the CPU).
-    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1"],
+    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1", "trimesh>=4"],
     extras_require={
         "triton": ["triton>=3.1; platform_system == 'Linux'"],
         # face detection (vrnfast.faces): dlib prebuilt, and its model files (about 100 MB)
         "faces": ["dlib-bin>=19.24", "face-recognition-models>=0.3"],
+        # videos in (vrnfast.sources): imageio, and ffmpeg itself in imageio-ffmpeg's wheel (about 70 MB)
+        "video": ["imageio>=2.28", "imageio-ffmpeg>=0.4.9"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },

@@ -214,7 +214,7 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
     main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "one.obj"),
           "--detector", "none"])
     assert (tmp_path / "one.obj").read_text().startswith(("v ", "#"))
-    with pytest.raises(SystemExit, match="must end in .obj or .ply"):
+    with pytest.raises(SystemExit, match=r"must end in .obj, .glb or .ply"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "x.stl")])
     with pytest.raises(SystemExit, match="--bbox must be x,y,w,h"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--bbox", "1,2,3"])

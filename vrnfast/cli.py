@@ -64,145 +64,10 @@ def _cmd_synth(args):
     print(f"wrote {args.n} synthetic faces ({preset.image_size}x{preset.image_size}, depth {preset.depth}) to {out}")
 
 
-def _outputs(images, out, suffix, what):
-    """One output path per image: `out` itself for a single image; for several, `out` is a
-    directory (created) and each image writes STEM + suffix there."""
-    if len(images) == 1 and out is not None and Path(out).suffix and not Path(out).is_dir():
-        return [Path(out)]
-    folder = Path(out) if out is not None else Path(".")
-    if out is not None and folder.suffix and not folder.is_dir():
-        sys.exit(f"vrnfast reconstruct: {what} {out}: with several images give a directory")
-    folder.mkdir(parents=True, exist_ok=True)
-    stems = [Path(str(im)).stem for im in images]
-    # a/face.png and b/face.jpg must not both write face.obj: shared stems get the image's index
-    return [folder / f"{stem if stems.count(stem) == 1 else f'{stem}_{k}'}{suffix}" for k, stem in enumerate(stems)]
-
-
-def _parse_bbox(text):
-    try:
-        box = [float(v) for v in text.split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4:
-        sys.exit(f"vrnfast reconstruct: --bbox must be x,y,w,h (four numbers), got {text!r}")
-    return box
-
-
-def _face_jobs(args, loaded, bbox, landmarks):
-    """(image index, face index or None, Framing) for every face to reconstruct; the images in
-    which none was found, with why, are reported and left out."""
-    from .faces import FacesUnavailable
-    from .photos import Framing, find_faces
-
-    jobs, skipped = [], 0
-    for j, image in loaded:
-        if bbox is not None:
-            framings = [Framing("bbox", box=tuple(bbox))]
-        elif landmarks is not None:
-            framings = [Framing("landmarks", landmarks=landmarks)]
-        elif args.detector == "none":
-            framings = [Framing("none")]
-        else:
-            try:
-                framings = find_faces(image, args.detector, args.faces)
-            except FacesUnavailable as e:
-                sys.exit(f"vrnfast reconstruct: {e}; or frame the face yourself with --bbox x,y,w,h or "
-                         "--landmarks FILE, or --detector none for images that are face crops already")
-        if not framings:
-            print(f"vrnfast reconstruct: skipped: {args.images[j]}: no face found (--detector {args.detector}; "
-                  "an image that is a face crop already takes --detector none)", file=sys.stderr)
-            skipped += 1
-        many = len(framings) > 1
-        jobs += [(j, k if many else None, f) for k, f in enumerate(framings)]
-    return jobs, skipped
-
-
 def _cmd_reconstruct(args):
-    import json
+    from .cli_reconstruct import main as reconstruct
 
-    from tqdm import tqdm
-
-    from .io import save_png
-    from .photos import load_landmarks, record
-    from .reconstruct import CheckpointError, Reconstructor, load_image
-    from .render import preview
-
-    if args.out and Path(args.out).suffix.lower() not in (".obj", ".ply", "") and len(args.images) == 1:
-        sys.exit(f"vrnfast reconstruct: -o {args.out}: the mesh file must end in .obj or .ply")
-    if args.bbox and args.landmarks:
-        sys.exit("vrnfast reconstruct: give --bbox or --landmarks, not both")
-    bbox = _parse_bbox(args.bbox) if args.bbox else None
-    try:
-        landmarks = load_landmarks(args.landmarks) if args.landmarks else None
-    except ValueError as e:
-        sys.exit(f"vrnfast reconstruct: {e}")
-    try:
-        rec = Reconstructor(args.checkpoint, device=args.device, model=args.model, preset=args.preset,
-                            z_scale=args.z_scale)
-    except (CheckpointError, ValueError) as e:
-        sys.exit(f"vrnfast reconstruct: {e}")
-    suffix = Path(args.out).suffix if args.out and Path(args.out).suffix else f".{args.format}"
-    bases = [p.with_suffix("") for p in _outputs(args.images, args.out, suffix, "-o")]
-    previews = _outputs(args.images, args.preview, "_preview.png", "--preview") if args.preview else None
-    failed = written = 0
-    bar = tqdm(total=len(args.images), desc="reconstruct", unit="image", disable=len(args.images) <= 1)
-    for k in range(0, len(args.images), args.batch_size):
-        loaded = []
-        for j in range(k, min(k + args.batch_size, len(args.images))):
-            try:
-                image = load_image(args.images[j])
-            except ValueError as e:
-                print(f"vrnfast reconstruct: skipped: {e}", file=sys.stderr)
-                failed += 1
-                continue
-            loaded.append((j, image))
-        t0 = time.perf_counter()
-        jobs, skipped = _face_jobs(args, loaded, bbox, landmarks)
-        failed += skipped
-        detect_s = (time.perf_counter() - t0) / max(len(loaded), 1)
-        images = dict(loaded)
-        for start in range(0, len(jobs), args.batch_size):
-            batch = jobs[start:start + args.batch_size]
-            before = vars(rec.timings).copy()
-            try:
-                results = rec.meshes([images[j] for j, _, _ in batch], [f.box for _, _, f in batch],
-                                     [f.landmarks for _, _, f in batch])  # landmarks, where given, frame
-            except ValueError as e:  # a face box or landmarks that cannot be framed
-                sys.exit(f"vrnfast reconstruct: {e}")
-            t = rec.timings
-            network_s = (t.network - before["network"]) / len(batch)
-            surface_s = (t.marching_cubes + t.colouring - before["marching_cubes"] - before["colouring"]) / len(batch)
-            for (j, face, framing), mesh in zip(batch, results):
-                name = bases[j] if face is None else bases[j].with_name(f"{bases[j].name}_{face}")
-                path = name.with_suffix(suffix)
-                written_s = rec.timings.write
-                rec.save(mesh, path)
-                crop = mesh.crop
-                seconds = {"detection": detect_s, "network": network_s, "marching_cubes_and_colouring": surface_s,
-                           "write": rec.timings.write - written_s}
-                files = [path]
-                line = f"{args.images[j]} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
-                if previews:
-                    pv = previews[j] if face is None else previews[j].with_name(
-                        previews[j].name.replace("_preview.png", f"_{face}_preview.png"))
-                    save_png(pv, preview(crop.resize(images[j]), crop.from_image(mesh.verts), mesh.faces, mesh.colors))
-                    files.append(pv)
-                    line += f"; preview {pv}"
-                rec_path = name.with_suffix(".json")
-                rec_path.write_text(json.dumps(record(args.images[j], images[j].shape, face or 0, framing, crop,
-                                                      mesh, files, seconds), indent=1))
-                written += 1
-                print(line)
-        bar.update(min(k + args.batch_size, len(args.images)) - k)
-    bar.close()
-    t = rec.timings
-    if t.images:
-        print(f"per face: network {t.network / t.images * 1e3:.1f} ms, marching cubes "
-              f"{t.marching_cubes / t.images * 1e3:.1f} ms, colouring {t.colouring / t.images * 1e3:.1f} ms, "
-              f"write {t.write / t.images * 1e3:.1f} ms ({rec.device})")
-    if failed:
-        sys.exit(f"vrnfast reconstruct: {failed} of {len(args.images)} images skipped (unreadable, or no face found); "
-                 f"{written} meshes written")
+    reconstruct(args)
 
 
 def _cmd_evaluate(args):
@@ -347,12 +212,17 @@ def build_parser():
     t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, help="epoch after which lr is divided by 10")
     t.set_defaults(fn=_cmd_train)
 
-    r = sub.add_parser("reconstruct", help="image(s) -> coloured face mesh(es) with a trained checkpoint")
-    r.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format Pillow reads)")
+    r = sub.add_parser("reconstruct", help="photos, folders, videos -> a textured mesh and a record per face")
+    r.add_argument("images", nargs="+", metavar="INPUT",
+                   help="image files (any format Pillow reads), folders of them (read recursively) or videos "
+                        "(the video extra)")
     r.add_argument("--checkpoint", required=True,
                    help="a checkpoint written by vrnfast train (best.pt / last.pt), or its run directory (its best.pt)")
-    r.add_argument("-o", "--out", help="output .obj / .ply (one image) or directory (several; default: here)")
-    r.add_argument("--format", default="obj", choices=["obj", "ply"], help="mesh format when -o is a directory")
+    r.add_argument("-o", "--out", help="output .obj / .glb / .ply (one image) or directory (default: here)")
+    r.add_argument("--format", default="obj", choices=["obj", "glb", "ply"],
+                   help="mesh format when -o is a directory: obj (+ .mtl + .png texture: the photo), glb (binary "
+                        "glTF, texture inside, y up), ply (vertex colours)")
+    r.add_argument("--every", type=int, default=1, metavar="N", help="a video's every N-th frame (default: all)")
     r.add_argument("--preview", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
                         "and shaded without colour: the shape alone) and from the side")
     r.add_argument("--bbox", help="x,y,w,h face box in pixels, instead of finding the faces")

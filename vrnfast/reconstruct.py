@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +32,14 @@ class Mesh:
     normals: np.ndarray
     landmarks_3d: np.ndarray | None = None  # (68, 3) image (x, y, z): Guided / Multitask models' own
     crop: Crop | None = None  # how the image was framed for the network
+    seconds: dict = field(default_factory=dict)  # the time it took, per stage
 
-    def save(self, path):
-        from .io import save_mesh
+    def save(self, path, image=None) -> list:
+        """.ply (vertex colours), .obj or .glb: textured with the photo `image` it was made from,
+        else vertex-coloured (vrnfast.export); the files written."""
+        from .export import save_face_mesh
 
-        save_mesh(path, self.verts, self.faces, colors=self.colors, normals=self.normals)
+        return save_face_mesh(path, self, image)
 
 
 def load_image(image) -> np.ndarray:
@@ -161,6 +164,7 @@ def load_model(checkpoint, model=None, preset=None, device="cpu"):
 @dataclass
 class Timings:
     """Seconds spent per stage over the calls so far."""
+    crop: float = 0.0
     network: float = 0.0
     marching_cubes: float = 0.0
     colouring: float = 0.0
@@ -258,8 +262,10 @@ class Reconstructor:
         mesh.crop = crop
         if heatmaps is not None:
             mesh.landmarks_3d = self.landmarks_3d(volume, heatmaps, crop)
+        t2 = time.perf_counter()
         self.timings.marching_cubes += t1 - t0
-        self.timings.colouring += time.perf_counter() - t1
+        self.timings.colouring += t2 - t1
+        mesh.seconds = {"marching_cubes": t1 - t0, "colouring": t2 - t1}
         return mesh
 
     def landmarks_3d(self, volume, heatmaps, crop) -> np.ndarray:
@@ -274,7 +280,7 @@ class Reconstructor:
 
     def meshes(self, images, bboxes=None, landmarks=None):
         """Meshes of several images (paths or arrays), one network batch; each framed by its
-        landmarks (68 x, y), else its box, else the centred square (see crop)."""
+        landmarks (68 x, y), else its box, else the centred square (see framing)."""
         if len(images) == 0:
             raise ValueError("images: no image given")
         loaded = [load_image(im) for im in images]
@@ -283,21 +289,34 @@ class Reconstructor:
         for name, given in (("bboxes", bboxes), ("landmarks", landmarks)):
             if len(given) != len(loaded):
                 raise ValueError(f"{name}: {len(given)} given for {len(loaded)} images")
-        crops = [self.crop(im, bb, lm) for im, bb, lm in zip(loaded, bboxes, landmarks)]
-        batch = torch.from_numpy(np.stack([c[0] for c in crops])).permute(0, 3, 1, 2).contiguous()
+        return self.meshes_of_crops(loaded, [self.framing(im.shape[:2], bb, lm)
+                                             for im, bb, lm in zip(loaded, bboxes, landmarks)])
+
+    def meshes_of_crops(self, images, crops):
+        """Meshes of loaded (H, W, 3) uint8 images, each framed by its Crop, in one network batch;
+        each Mesh's `seconds` gives its share of every stage."""
         t0 = time.perf_counter()
-        out = self.predict(batch)
+        batch = torch.from_numpy(np.stack([c.resize(im) for im, c in zip(images, crops)])).permute(0, 3, 1, 2)
+        t1 = time.perf_counter()
+        out = self.predict(batch.contiguous())
         self._sync()
-        self.timings.network += time.perf_counter() - t0
-        self.timings.images += len(loaded)
-        heat = out["heatmaps"] if out["heatmaps"] is not None else [None] * len(loaded)
-        return [self.mesh_of_volume(v, im, c[1], hm) for v, im, c, hm in zip(out["volume"], loaded, crops, heat)]
+        t2 = time.perf_counter()
+        self.timings.crop += t1 - t0
+        self.timings.network += t2 - t1
+        self.timings.images += len(images)
+        heat = out["heatmaps"] if out["heatmaps"] is not None else [None] * len(images)
+        meshes = [self.mesh_of_volume(v, im, c, hm) for v, im, c, hm in zip(out["volume"], images, crops, heat)]
+        for m in meshes:
+            m.seconds = {"crop": (t1 - t0) / len(images), "network": (t2 - t1) / len(images), **m.seconds}
+        return meshes
 
     def mesh(self, image, bbox=None, landmarks=None) -> Mesh:
         """The coloured mesh of one image (a path or an array), in its pixel coordinates."""
         return self.meshes([image], [bbox], [landmarks])[0]
 
-    def save(self, mesh: Mesh, path):
+    def save(self, mesh: Mesh, path, image=None) -> list:
+        """mesh.save, timed; the files written."""
         t0 = time.perf_counter()
-        mesh.save(path)
+        files = mesh.save(path, image)
         self.timings.write += time.perf_counter() - t0
+        return files

@@ -1,0 +1,212 @@
+"""`vrnfast reconstruct`: photos, folders and videos -> a mesh and a JSON record per face.
+
+Frames (vrnfast.sources) are read one by one; their faces (vrnfast.photos.FaceFinder) are framed
+and gathered into network batches of --batch-size; each face's mesh, preview and record are
+written as its batch comes back. Whatever cannot be read, holds no face or cannot be framed is
+named on stderr and skipped, and the exit status is then 1.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROG = "vrnfast reconstruct"
+
+
+def fail(message):
+    sys.exit(f"{PROG}: {message}")
+
+
+def parse_bbox(text):
+    try:
+        box = [float(v) for v in text.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        fail(f"--bbox must be x,y,w,h (four numbers), got {text!r}")
+    return box
+
+
+@dataclass
+class Job:
+    """One face of a frame, framed, waiting for its network batch."""
+    frame: object  # vrnfast.sources.Frame
+    face: int | None  # its number, left to right, when the frame holds several
+    framing: object  # vrnfast.photos.Framing
+    crop: object  # vrnfast.data.crop.Crop
+    detection_s: float
+
+
+class Outputs:
+    """Where a face's files go: -o FILE for a single photo, else -o DIR (default: here) / the
+    frame's name (vrnfast.sources) [+ _K for face K of several] + the format's suffix."""
+
+    def __init__(self, out, fmt, preview, single):
+        self.file = Path(out) if single and out and Path(out).suffix and not Path(out).is_dir() else None
+        for flag, given in (("-o", out), ("--preview", preview)):
+            if given and Path(given).suffix and not Path(given).is_dir() and not single:
+                fail(f"{flag} {given}: with several images, a folder or a video, give a directory")
+        if self.file is not None and self.file.suffix.lower() not in (".obj", ".glb", ".ply"):
+            fail(f"-o {out}: the mesh file must end in .obj, .glb or .ply")
+        self.dir = Path(out) if out and self.file is None else Path(".")
+        self.suffix = self.file.suffix if self.file is not None else f".{fmt}"
+        self.preview_file = Path(preview) if single and preview and Path(preview).suffix else None
+        self.preview_dir = Path(preview) if preview and self.preview_file is None else None
+
+    @staticmethod
+    def _named(job, folder, ending) -> Path:
+        name = job.frame.name if job.face is None else job.frame.name.with_name(f"{job.frame.name.name}_{job.face}")
+        path = folder / name.with_name(name.name + ending)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def _numbered(path, job) -> Path:
+        return path if job.face is None else path.with_name(f"{path.stem}_{job.face}{path.suffix}")
+
+    def mesh(self, job) -> Path:
+        if self.file is not None:
+            return self._numbered(self.file, job)
+        return self._named(job, self.dir, self.suffix)
+
+    def preview(self, job) -> Path | None:
+        if self.preview_file is not None:
+            return self._numbered(self.preview_file, job)
+        return None if self.preview_dir is None else self._named(job, self.preview_dir, "_preview.png")
+
+
+class Run:
+    """The state of one command: the reconstructor, where outputs go, what was written and skipped."""
+
+    def __init__(self, args, rec, outputs):
+        self.args, self.rec, self.outputs = args, rec, outputs
+        self.frames = self.frames_skipped = self.faces_skipped = self.written = 0
+
+    def skip(self, label, why, face=None):
+        what = label if face is None else f"{label} face {face}"
+        print(f"{PROG}: skipped: {what}: {why}", file=sys.stderr)
+        if face is None:
+            self.frames_skipped += 1
+        else:
+            self.faces_skipped += 1
+
+    def jobs(self, frame, finder) -> list[Job]:
+        """The faces of a frame, framed; the frame or its faces skipped, with why, where they cannot be."""
+        from .faces import FacesUnavailable
+        from .photos import too_small
+
+        self.frames += 1
+        if frame.error is not None:
+            self.skip(frame.label, frame.error)
+            return []
+        t0 = time.perf_counter()
+        try:
+            framings = finder(frame)
+        except FacesUnavailable as e:
+            fail(f"{e}; or frame the face yourself with --bbox x,y,w,h or --landmarks FILE, or --detector none "
+                 "for images that are face crops already")
+        detection_s = time.perf_counter() - t0
+        if not framings:
+            self.skip(frame.label, f"no face found (--detector {self.args.detector}; an image that is a face crop "
+                                   "already takes --detector none)")
+            return []
+        jobs = []
+        for k, framing in enumerate(framings):
+            face = k if len(framings) > 1 else None
+            try:
+                crop = self.rec.framing(frame.image.shape[:2], framing.box, framing.landmarks)
+            except ValueError as e:  # a box or landmarks off the photo, or absurd
+                self.skip(frame.label, f"cannot frame the face: {e}", face if face is not None else 0)
+                continue
+            why = too_small(crop)
+            if why:
+                self.skip(frame.label, why, face if face is not None else 0)
+                continue
+            jobs.append(Job(frame, face, framing, crop, detection_s / len(framings)))
+        return jobs
+
+    def reconstruct(self, jobs):
+        """One network batch of faces; their meshes, previews and records written."""
+        from .io import save_png
+        from .photos import record
+        from .render import preview
+
+        meshes = self.rec.meshes_of_crops([j.frame.image for j in jobs], [j.crop for j in jobs])
+        for job, mesh in zip(jobs, meshes):
+            image = job.frame.image
+            path = self.outputs.mesh(job)
+            t0 = time.perf_counter()
+            files = self.rec.save(mesh, path, image)
+            seconds = {"detection": job.detection_s, **mesh.seconds, "write": time.perf_counter() - t0}
+            line = f"{job.frame.label} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
+            pv = self.outputs.preview(job)
+            if pv is not None:
+                save_png(pv, preview(job.crop.resize(image), job.crop.from_image(mesh.verts), mesh.faces, mesh.colors))
+                files.append(pv)
+                line += f"; preview {pv}"
+            rec = record(job.frame.source.path, image.shape, job.face or 0, job.framing, job.crop, mesh, files,
+                         seconds, frame=job.frame.index)
+            path.with_suffix(".json").write_text(json.dumps(rec, indent=1))
+            self.written += 1
+            print(line + (" (tracked)" if job.framing.tracked else ""))
+
+    def summary(self):
+        t = self.rec.timings
+        if t.images:
+            print(f"per face: crop {t.crop / t.images * 1e3:.1f} ms, network {t.network / t.images * 1e3:.1f} ms, "
+                  f"marching cubes {t.marching_cubes / t.images * 1e3:.1f} ms, colouring "
+                  f"{t.colouring / t.images * 1e3:.1f} ms, write {t.write / t.images * 1e3:.1f} ms ({self.rec.device})")
+        if self.frames_skipped or self.faces_skipped:
+            parts = [f"{self.frames_skipped} of {self.frames} images skipped (reasons above)"] * bool(self.frames_skipped)
+            parts += [f"{self.faces_skipped} faces skipped (reasons above)"] * bool(self.faces_skipped)
+            fail(f"{', '.join(parts)}; {self.written} meshes written")
+
+
+def main(args):
+    from tqdm import tqdm
+
+    from .photos import FaceFinder, load_landmarks
+    from .reconstruct import CheckpointError, Reconstructor
+    from .sources import VIDEO_HINT, count, expand, frames, video_available
+
+    if args.bbox and args.landmarks:
+        fail("give --bbox or --landmarks, not both")
+    if args.every < 1:
+        fail(f"--every must be >= 1, got {args.every}")
+    if args.batch_size < 1:
+        fail(f"--batch-size must be >= 1, got {args.batch_size}")
+    bbox = parse_bbox(args.bbox) if args.bbox else None
+    try:
+        landmarks = load_landmarks(args.landmarks) if args.landmarks else None
+    except ValueError as e:
+        fail(e)
+    sources = expand(args.images)
+    if any(s.video for s in sources) and not video_available():
+        fail(f"{next(s.path for s in sources if s.video)} is a video: reading videos needs the optional extra: "
+             f"{VIDEO_HINT}; or give its frames as images")
+    single = len(sources) == 1 and not sources[0].video and not Path(args.images[0]).is_dir()
+    outputs = Outputs(args.out, args.format, args.preview, single)
+    try:
+        rec = Reconstructor(args.checkpoint, device=args.device, model=args.model, preset=args.preset,
+                            z_scale=args.z_scale)
+    except (CheckpointError, ValueError) as e:
+        fail(e)
+    run = Run(args, rec, outputs)
+    finder = FaceFinder(args.detector, args.faces, bbox, landmarks)
+    total = count(sources, args.every)
+    unit = "frame" if any(s.video for s in sources) else "image"
+    pending = []
+    with tqdm(total=total, desc="reconstruct", unit=unit, disable=total is not None and total <= 1) as bar:
+        for frame in frames(sources, args.every):
+            pending += run.jobs(frame, finder)
+            bar.update()
+            while len(pending) >= args.batch_size:
+                run.reconstruct(pending[:args.batch_size])
+                del pending[:args.batch_size]
+        if pending:
+            run.reconstruct(pending)
+    run.summary()
+

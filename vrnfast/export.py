@@ -1,0 +1,117 @@
+"""Face meshes with the photo as their texture: OBJ + MTL + PNG, and binary glTF 2.0 (GLB) with
+the texture embedded, written with trimesh.
+
+A reconstructed mesh's vertices live in the photo's pixels (x right, y down), so each vertex's
+texture coordinate is its own image position: the texture is the photo's region under the mesh,
+and sampling it bilinearly at a vertex gives the colour vrnfast.reconstruct gives that vertex.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("obj", "glb", "ply")
+# glTF's axes are y up and the model facing +z: the image's (x, y down, z away) turned 180
+# degrees about x, a rotation, so the triangles keep their winding
+IMAGE_TO_GLTF = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
+
+
+def texture_region(image, verts):
+    """(the texture: the (h, w, 3) part of `image` under the vertices' (x, y), edge pixels
+    repeated where the mesh reaches past the photo; its top-left pixel (x0, y0) in the image)."""
+    h, w = image.shape[:2]
+    if len(verts) == 0:  # an empty mesh: a one-pixel texture keeps the files valid
+        return np.ascontiguousarray(image[:1, :1]), (0, 0)
+    lo = np.floor(verts[:, :2].min(0)).astype(np.int64) - 1
+    hi = np.ceil(verts[:, :2].max(0)).astype(np.int64) + 2
+    cols = np.clip(np.arange(lo[0], hi[0]), 0, w - 1)
+    rows = np.clip(np.arange(lo[1], hi[1]), 0, h - 1)
+    return np.ascontiguousarray(image[rows[:, None], cols[None, :]]), (int(lo[0]), int(lo[1]))
+
+
+def texture_coordinates(verts, origin, texture_shape):
+    """(V, 2) OBJ-convention UVs (v up) of the vertices' image (x, y) in a texture whose top-left
+    pixel is image pixel `origin`; texel i spans [i, i + 1] / size, so its centre is pixel i."""
+    th, tw = texture_shape[:2]
+    u = (verts[:, 0] - origin[0] + 0.5) / tw
+    v = 1.0 - (verts[:, 1] - origin[1] + 0.5) / th
+    return np.column_stack([u, v]).astype(np.float64)
+
+
+def _normals(mesh):
+    return mesh.normals if len(mesh.verts) else None  # trimesh refuses an empty (0, 3) array
+
+
+def _textured(mesh, image, name, pbr=False):
+    import trimesh
+    from PIL import Image
+
+    texture, origin = texture_region(image, mesh.verts)
+    uv = texture_coordinates(mesh.verts, origin, texture.shape)
+    picture = Image.fromarray(texture)
+    if pbr:  # glTF: matte skin, both sides of the open surface shown
+        material = trimesh.visual.material.PBRMaterial(name=name, baseColorTexture=picture, metallicFactor=0.0,
+                                                       roughnessFactor=1.0, doubleSided=True)
+    else:  # OBJ: the texture as it is (white diffuse and ambient, no highlight)
+        white = [255, 255, 255, 255]
+        material = trimesh.visual.material.SimpleMaterial(name=name, image=picture, diffuse=white, ambient=white,
+                                                          specular=[0, 0, 0, 255])
+    return trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=_normals(mesh), process=False,
+                           visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
+
+
+def save_textured_obj(path, mesh, image) -> list[Path]:
+    """PATH.obj, PATH.mtl and PATH.png (the texture) in image pixels; the files written."""
+    from trimesh.exchange.obj import export_obj
+
+    from .io import _atomic_write
+
+    path = Path(path)
+    text, files = export_obj(_textured(mesh, image, path.stem), include_normals=True, include_color=False,
+                             include_texture=True, return_texture=True, mtl_name=f"{path.stem}.mtl")
+    written = []
+    for name, data in files.items():  # PATH.mtl and PATH.png, both named after the mesh's stem
+        _atomic_write(path.with_name(name), lambda f, data=data: f.write(data))
+        written.append(path.with_name(name))
+    _atomic_write(path, lambda f: f.write(text.encode()))
+    return [path] + sorted(written, key=lambda p: p.suffix != ".mtl")
+
+
+def save_glb(path, mesh, image=None) -> list[Path]:
+    """Binary glTF 2.0 in glTF's axes (IMAGE_TO_GLTF of the image pixels): the photo's texture
+    embedded, or without `image` the mesh's vertex colours."""
+    import trimesh
+
+    from .io import _atomic_write
+
+    path = Path(path)
+    if image is not None:
+        tm = _textured(mesh, image, path.stem, pbr=True)
+    else:
+        tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=_normals(mesh), process=False,
+                             vertex_colors=mesh.colors)
+    tm.vertices = tm.vertices @ IMAGE_TO_GLTF.T
+    if len(mesh.verts):
+        tm.vertex_normals = np.asarray(mesh.normals, np.float64) @ IMAGE_TO_GLTF.T
+    data = trimesh.exchange.gltf.export_glb(trimesh.Scene(tm), include_normals=True)
+    _atomic_write(path, lambda f: f.write(data))
+    return [path]
+
+
+def save_face_mesh(path, mesh, image=None) -> list[Path]:
+    """A reconstructed face by the path's suffix: .obj (textured with `image`, else vertex
+    colours), .glb (likewise), .ply (vertex colours); the files written."""
+    from .io import save_mesh
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".obj" and image is not None:
+        return save_textured_obj(path, mesh, image)
+    if suffix == ".glb":
+        return save_glb(path, mesh, image)
+    if suffix not in (".obj", ".ply"):
+        raise ValueError(f"path must end in .obj, .glb or .ply, got {str(path)!r}")
+    save_mesh(path, mesh.verts, mesh.faces, colors=mesh.colors, normals=mesh.normals)
+    return [path]
+
