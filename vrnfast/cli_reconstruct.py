@@ -20,6 +20,13 @@ def fail(message):
     sys.exit(f"{PROG}: {message}")
 
 
+def say(line, file=None):
+    """A line that leaves the progress bar whole."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=file or sys.stdout)
+
+
 def parse_bbox(text):
     try:
         box = [float(v) for v in text.split(",")]
@@ -85,13 +92,13 @@ class Run:
         self.args, self.rec, self.outputs = args, rec, outputs
         self.frames = self.frames_skipped = self.faces_skipped = self.written = 0
 
-    def skip(self, label, why, face=None):
-        what = label if face is None else f"{label} face {face}"
-        print(f"{PROG}: skipped: {what}: {why}", file=sys.stderr)
-        if face is None:
-            self.frames_skipped += 1
-        else:
+    def skip(self, label, why, face=False):
+        """`label` and why on stderr; counted as a face (one of a frame's) or as a whole frame."""
+        say(f"{PROG}: skipped: {label}: {why}", sys.stderr)
+        if face:
             self.faces_skipped += 1
+        else:
+            self.frames_skipped += 1
 
     def jobs(self, frame, finder) -> list[Job]:
         """The faces of a frame, framed; the frame or its faces skipped, with why, where they cannot be."""
@@ -116,14 +123,15 @@ class Run:
         jobs = []
         for k, framing in enumerate(framings):
             face = k if len(framings) > 1 else None
+            label = frame.label if face is None else f"{frame.label} face {face}"
             try:
                 crop = self.rec.framing(frame.image.shape[:2], framing.box, framing.landmarks)
             except ValueError as e:  # a box or landmarks off the photo, or absurd
-                self.skip(frame.label, f"cannot frame the face: {e}", face if face is not None else 0)
+                self.skip(label, f"cannot frame the face: {e}", face=True)
                 continue
             why = too_small(crop)
             if why:
-                self.skip(frame.label, why, face if face is not None else 0)
+                self.skip(label, why, face=True)
                 continue
             jobs.append(Job(frame, face, framing, crop, detection_s / len(framings)))
         return jobs
@@ -151,7 +159,7 @@ class Run:
                          seconds, frame=job.frame.index)
             path.with_suffix(".json").write_text(json.dumps(rec, indent=1))
             self.written += 1
-            print(line + (" (tracked)" if job.framing.tracked else ""))
+            say(line + (" (tracked)" if job.framing.tracked else ""))
 
     def summary(self):
         t = self.rec.timings
