@@ -111,3 +111,43 @@ def test_volume_to_image_coordinates():
         io.volume_to_image(v, z_scale=float("inf"))
     with pytest.raises(ValueError, match="verts must have shape"):
         io.volume_to_image(v[:, :2])
+
+
+def test_ascii_fields_match_pythons_formatting(rng):
+    """The column-at-a-time OBJ fields against str formatting, one number at a time."""
+    from vrnfast._ascii import fixed, join, tokens
+
+    exact = np.concatenate([rng.integers(-40000, 40000, 500) / 16, [0.0, -0.0, 0.5, -0.5, 9.9375, -1000.0]])
+    got = [bytes(r).decode() for r in fixed(exact, 4)]
+    assert len({len(g) for g in got}) == 1  # one width: right-aligned
+    assert [g.strip() for g in got] == [f"{x:.4f}".replace("-0.0000", "0.0000") for x in exact]
+    x = np.concatenate([rng.normal(0, 300, 2000), rng.uniform(-1, 1, 500), [1e-9, -1e-9, 123456.9999996]])
+    for d in (0, 3, 6):
+        parsed = np.array([float(bytes(r)) for r in fixed(x, d)])
+        assert np.all(np.abs(parsed - x) <= 0.5 * 10.0 ** -d * (1 + 1e-9) + 1e-9 * np.abs(x))
+    assert not any(bytes(r).strip().startswith(b"-0.000") and float(bytes(r)) == 0 for r in fixed(x, 3))
+    ints = np.concatenate([rng.integers(0, 10 ** 7, 300), [0, 9, 10, 99, 100, 10 ** 6]])
+    for repeat, sep in ((1, ""), (2, "//"), (3, "/")):
+        got = [bytes(r).decode() for r in tokens(ints, repeat, sep)]
+        assert [g.lstrip(" ") for g in got] == [sep.join([str(int(i))] * repeat) for i in ints]
+        assert len({len(g) for g in got}) == 1 and all(" " not in g.strip() for g in got)
+    assert join("v", " ", fixed(np.array([1.5, -2.0]), 1)) == b"v  1.5\nv -2.0\n"
+    with pytest.raises(ValueError, match="finite"):
+        fixed(np.array([np.nan]), 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        tokens(np.array([-1]))
+
+
+def test_textured_obj_round_trip(tmp_path, mesh):
+    verts, faces, normals, _ = mesh
+    uv = np.random.default_rng(1).random((len(verts), 2))
+    io.save_obj(tmp_path / "t.obj", verts, faces, normals=normals, uv=uv, material=("t.mtl", "skin"))
+    lines = (tmp_path / "t.obj").read_text().splitlines()
+    assert lines[:2] == ["mtllib t.mtl", "usemtl skin"]
+    vt = np.array([[float(v) for v in line.split()[1:]] for line in lines if line.startswith("vt ")])
+    np.testing.assert_allclose(vt, uv, atol=1e-6)
+    f = [line.split()[1:] for line in lines if line.startswith("f ")]
+    assert all(t.split("/") == [t.split("/")[0]] * 3 for row in f for t in row)  # v/vt/vn alike
+    np.testing.assert_array_equal(read_obj(tmp_path / "t.obj")[3], faces)
+    with pytest.raises(ValueError, match="uv must have shape"):
+        io.save_obj(tmp_path / "u.obj", verts, faces, uv=uv[:-1])

@@ -52,22 +52,41 @@ def _atomic_write(path, write):
         tmp.unlink(missing_ok=True)
 
 
-def save_obj(path, verts, faces, colors=None, normals=None):
-    """Wavefront OBJ; per-vertex colours as the common `v x y z r g b` extension (floats in [0, 1])."""
+OBJ_DECIMALS = 6  # positions, normals and texture coordinates (1e-6 of a pixel: past float32's own)
+
+
+def save_obj(path, verts, faces, colors=None, normals=None, uv=None, material=None):
+    """Wavefront OBJ; per-vertex colours as the common `v x y z r g b` extension (floats in [0, 1]);
+    `uv` (V, 2) texture coordinates and `material` (its .mtl file name, material name) for a
+    textured mesh. Every vertex has its own normal and texture coordinate, of the same index."""
+    from ._ascii import fixed, join, tokens
+
     verts, faces, colors, normals = _check_mesh(verts, faces, colors, normals)
+    if uv is not None and np.shape(uv) != (len(verts), 2):
+        raise ValueError(f"uv must have shape ({len(verts)}, 2) like verts, got {np.shape(uv)}")
+    nv = len(verts)
+
+    def columns(a, decimals=OBJ_DECIMALS):
+        cols = []
+        for i in range(a.shape[1]):
+            cols += [" ", fixed(a[:, i], decimals)]
+        return cols
 
     def write(f):
-        if colors is None:
-            rows = [f"v {x:.6g} {y:.6g} {z:.6g}" for x, y, z in verts]
-        else:
-            c = colors / 255.0
-            rows = [f"v {x:.6g} {y:.6g} {z:.6g} {r:.4g} {g:.4g} {b:.4g}"
-                    for (x, y, z), (r, g, b) in zip(verts, c)]
-        if normals is not None:
-            rows += [f"vn {x:.6g} {y:.6g} {z:.6g}" for x, y, z in normals]
-        fmt = "f {0}//{0} {1}//{1} {2}//{2}" if normals is not None else "f {0} {1} {2}"
-        rows += [fmt.format(a, b, c) for a, b, c in (faces.astype(np.int64) + 1)]
-        f.write(("\n".join(rows) + "\n").encode())
+        if material is not None:
+            f.write(f"mtllib {material[0]}\nusemtl {material[1]}\n".encode())
+        if nv:
+            f.write(join("v", *columns(verts), *(columns(colors / 255.0, 4) if colors is not None else [])))
+            if uv is not None:
+                f.write(join("vt", *columns(np.asarray(uv))))
+            if normals is not None:
+                f.write(join("vn", *columns(np.asarray(normals))))
+        if len(faces):
+            # v/vt/vn share each vertex's index
+            repeat, sep = {(False, False): (1, ""), (True, False): (2, "/"), (False, True): (2, "//"),
+                           (True, True): (3, "/")}[(uv is not None, normals is not None)]
+            idx = faces.astype(np.int64) + 1
+            f.write(join("f", *[c for i in range(3) for c in (" ", tokens(idx[:, i], repeat, sep))]))
 
     _atomic_write(path, write)
 
