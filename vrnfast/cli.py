@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .export import FORMATS
+
 
 def _cmd_example(args):
     from .data import example_volume
@@ -219,7 +221,7 @@ def build_parser():
     r.add_argument("--checkpoint", required=True,
                    help="a checkpoint written by vrnfast train (best.pt / last.pt), or its run directory (its best.pt)")
     r.add_argument("-o", "--out", help="output .obj / .glb / .ply (one image) or directory (default: here)")
-    r.add_argument("--format", default="obj", choices=["obj", "glb", "ply"],
+    r.add_argument("--format", default="obj", choices=list(FORMATS),
                    help="mesh format when -o is a directory: obj (+ .mtl + .png texture: the photo), glb (binary "
                         "glTF, texture inside, y up), ply (vertex colours)")
     r.add_argument("--every", type=int, default=1, metavar="N", help="a video's every N-th frame (default: all)")

@@ -88,8 +88,8 @@ class Outputs:
 class Run:
     """The state of one command: the reconstructor, where outputs go, what was written and skipped."""
 
-    def __init__(self, args, rec, outputs):
-        self.args, self.rec, self.outputs = args, rec, outputs
+    def __init__(self, args, rec, outputs, unit="image"):
+        self.args, self.rec, self.outputs, self.unit = args, rec, outputs, unit
         self.frames = self.frames_skipped = self.faces_skipped = self.written = 0
 
     def skip(self, label, why, face=False):
@@ -168,7 +168,7 @@ class Run:
                   f"marching cubes {t.marching_cubes / t.images * 1e3:.1f} ms, colouring "
                   f"{t.colouring / t.images * 1e3:.1f} ms, write {t.write / t.images * 1e3:.1f} ms ({self.rec.device})")
         if self.frames_skipped or self.faces_skipped:
-            parts = [f"{self.frames_skipped} of {self.frames} images skipped (reasons above)"] * bool(self.frames_skipped)
+            parts = [f"{self.frames_skipped} of {self.frames} {self.unit}s skipped (reasons above)"] * bool(self.frames_skipped)
             parts += [f"{self.faces_skipped} faces skipped (reasons above)"] * bool(self.faces_skipped)
             fail(f"{', '.join(parts)}; {self.written} meshes written")
 
@@ -202,10 +202,10 @@ def main(args):
                             z_scale=args.z_scale)
     except (CheckpointError, ValueError) as e:
         fail(e)
-    run = Run(args, rec, outputs)
-    finder = FaceFinder(args.detector, args.faces, bbox, landmarks)
     total = count(sources, args.every)
     unit = "frame" if any(s.video for s in sources) else "image"
+    run = Run(args, rec, outputs, unit)
+    finder = FaceFinder(args.detector, args.faces, bbox, landmarks)
     pending = []
     with tqdm(total=total, desc="reconstruct", unit=unit, disable=total is not None and total <= 1) as bar:
         for frame in frames(sources, args.every):

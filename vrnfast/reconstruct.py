@@ -295,6 +295,8 @@ class Reconstructor:
     def meshes_of_crops(self, images, crops):
         """Meshes of loaded (H, W, 3) uint8 images, each framed by its Crop, in one network batch;
         each Mesh's `seconds` gives its share of every stage."""
+        if len(images) == 0 or len(images) != len(crops):
+            raise ValueError(f"images and crops: one crop per image, at least one, got {len(images)} and {len(crops)}")
         t0 = time.perf_counter()
         batch = torch.from_numpy(np.stack([c.resize(im) for im, c in zip(images, crops)])).permute(0, 3, 1, 2)
         t1 = time.perf_counter()

@@ -60,10 +60,10 @@ class Frame:
 
 def expand(inputs) -> list[Source]:
     """The sources of the given paths: files as given, folders read recursively (image and video
-    files, in sorted order). Files given by hand that share a stem get their input's position
-    appended, so that a/face.png and b/face.jpg do not write the same outputs."""
+    files, in sorted order). Sources that would share a name get their position among the
+    sources appended, so that a/face.png and b/face.jpg do not write the same outputs."""
     sources = []
-    for k, given in enumerate(inputs):
+    for given in inputs:
         path = Path(given)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
