@@ -26,13 +26,32 @@ def stacked(cin, cout, f, stacks, depth):
     return stem + stacks * per_stack + merge
 
 
+def authors_hourglass(depth, f):
+    """The authors' level: 3 residuals (then the inner level) at full resolution, 6 (9 innermost)
+    pooled, 1 after the sum."""
+    lower = 6 if depth > 1 else 9
+    return (3 + lower + 1) * residual(f, f) + (authors_hourglass(depth - 1, f) if depth > 1 else 0)
+
+
+def authors_stacked(cin, cout, f, stacks, depth):
+    cbr = f * f + f + 2 * f
+    stem = cin * 64 * 49 + 64 + 2 * 64 + residual(64, 128) + residual(128, 128) + residual(128, f)
+    return stem + stacks * (authors_hourglass(depth, f) + 2 * cbr) + cbr + (f * cout + cout)
+
+
 def expected_parameters(model, p):
+    net = authors_stacked if p.design == "authors" else stacked
     if model == "vrn":
-        return stacked(3, p.depth, p.features, p.stacks, p.hourglass_depth)
+        return net(3, p.depth, p.features, p.stacks, p.hourglass_depth)
     if model == "multitask":
-        return stacked(3, p.depth + NUM_LANDMARKS, p.features, p.stacks, p.hourglass_depth)
-    return (stacked(3, NUM_LANDMARKS, p.features, p.guide_stacks, p.hourglass_depth)
-            + stacked(3 + NUM_LANDMARKS, p.depth, p.features, p.stacks, p.hourglass_depth))
+        return net(3, p.depth + NUM_LANDMARKS, p.features, p.stacks, p.hourglass_depth)
+    return (net(3, NUM_LANDMARKS, p.features, p.guide_stacks, p.hourglass_depth)
+            + net(3 + NUM_LANDMARKS, p.depth, p.features, p.stacks, p.hourglass_depth))
+
+
+def outputs(p, stacks):
+    """How many outputs a network of `stacks` hourglasses gives: one per stack, or the authors' one."""
+    return 1 if p.design == "authors" else stacks
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -41,15 +60,40 @@ def test_shapes_and_parameter_counts(model, preset):
     d = describe(model, preset)
     p = PRESETS[preset]
     assert d["parameters"] == expected_parameters(model, p)
-    assert d["volume"] == [(1, p.depth, p.image_size, p.image_size)] * p.stacks
-    stacks = {"vrn": 0, "guided": p.guide_stacks, "multitask": p.stacks}[model]
+    assert d["volume"] == [(1, p.depth, p.image_size, p.image_size)] * outputs(p, p.stacks)
+    stacks = {"vrn": 0, "guided": outputs(p, p.guide_stacks), "multitask": outputs(p, p.stacks)}[model]
     assert d["landmarks"] == [(1, NUM_LANDMARKS, p.image_size // 2, p.image_size // 2)] * stacks
 
 
 def test_paper_sizes():
     """The paper's network: 192x192 images, 200 depth slices, residual modules of 256 features."""
     p = PRESETS["paper"]
-    assert (p.image_size, p.depth, p.features) == (192, 200, 256)
+    assert (p.image_size, p.depth, p.features, p.design) == (192, 200, 256, "authors")
+
+
+def test_paper_vrn_is_the_authors_released_graph():
+    """The census of vrn-unguided.t7's graph: 19,184,968 parameters, 276 convolutions, 273 batch
+    norms; the hourglasses at 48 x 48 (a quarter of 192) with their pooled branches at 24 x 24 and
+    nothing smaller: 27 residual modules (81 convolutions) per stack there."""
+    net = build_model("vrn", "paper").eval()
+    assert parameter_count(net) == 19_184_968
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 276 and sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 273
+    sizes = []  # every convolution's output width
+    with torch.device("meta"):
+        meta = build_model("vrn", "paper").eval()
+    for c in (m for m in meta.modules() if isinstance(m, torch.nn.Conv2d)):
+        c.register_forward_hook(lambda m, i, o: sizes.append(o.shape[-1]))
+    out = meta(torch.empty(1, 3, 192, 192, device="meta"))
+    assert min(sizes) == 24 and sizes.count(24) == 2 * 27 * 3 and sizes.count(96) == 1 + 3 + 1
+    assert [tuple(v.shape) for v in out["volume"]] == [(1, 200, 192, 192)]
+    # the head's bilinear 4x upsampling keeps the corners (Torch7's SpatialUpSamplingBilinear)
+    low = torch.randn(1, 200, 48, 48)
+    up = torch.nn.functional.interpolate(low, size=(192, 192), mode="bilinear", align_corners=True)
+    net.net.head.register_forward_hook(lambda m, i, o: low)
+    volume = net(torch.randn(1, 3, 192, 192))["volume"][0]
+    torch.testing.assert_close(volume, up)
+    assert torch.equal(volume[..., 0, 0], low[..., 0, 0]) and torch.equal(volume[..., -1, -1], low[..., -1, -1])
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -100,8 +144,9 @@ def test_info_prints_every_model_at_every_preset(capsys):
         pre = PRESETS[p]
         assert params == parameter_count(build_model(m, p))  # counted again, on real modules
         assert inp == f"3x{pre.image_size}x{pre.image_size}"
-        assert volume == f"{pre.stacks} x {pre.depth}x{pre.image_size}x{pre.image_size}"
+        assert volume == f"{outputs(pre, pre.stacks)} x {pre.depth}x{pre.image_size}x{pre.image_size}"
         half = pre.image_size // 2
-        assert landmarks == ("-" if m == "vrn" else f"{pre.guide_stacks if m == 'guided' else pre.stacks} x 68x{half}x{half}")
+        heads = outputs(pre, pre.guide_stacks if m == "guided" else pre.stacks)
+        assert landmarks == ("-" if m == "vrn" else f"{heads} x 68x{half}x{half}")
     main(["info", "--model", "vrn", "--preset", "paper"])
     assert set(_model_rows(capsys.readouterr().out)) == {("vrn", "paper")}

@@ -1,9 +1,17 @@
 """VRN, VRN-Guided and VRN-Multitask (Jackson et al., ICCV 2017), and their size presets.
 
-Every model maps images (B, 3, S, S) to a dict of per-stack outputs, all of which are supervised:
+Every model maps images (B, 3, S, S) to a dict of outputs, all of which are supervised:
   "volume":    list of (B, D, S, S) logits (D depth slices: the volume's channels)
   "landmarks": list of (B, 68, S/2, S/2) heatmap logits (Guided, Multitask; [] for VRN)
-The hourglasses run at half the input resolution; volume logits are upsampled 2x (bilinear).
+
+Two designs (Preset.design):
+  "authors": the authors' released VRN, module for module (hourglass.AuthorsStackedHourglass):
+             quarter resolution, nested hourglass levels, stacks added to their input, one head
+             (one output per list); logits upsampled 4x, bilinear with aligned corners as Torch7's
+             SpatialUpSamplingBilinear. The paper preset.
+  "newell":  Newell et al.'s stacked hourglass (hourglass.StackedHourglass): half resolution, a
+             head per stack (one output per stack), upsampled 2x (bilinear). The smaller presets.
+Landmark heatmaps are at half resolution in both (the authors' design upsamples them 2x).
 """
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .hourglass import StackedHourglass
+from .hourglass import AuthorsStackedHourglass, StackedHourglass
 
 NUM_LANDMARKS = 68
 
@@ -26,18 +34,40 @@ class Preset:
     stacks: int         # hourglasses in the volume network
     hourglass_depth: int
     guide_stacks: int   # hourglasses in VRN-Guided's landmark network
+    design: str = "newell"  # "authors" (their released network's) or "newell" (see above)
+
+    @property
+    def stride(self) -> int:
+        """Input pixels per pixel of the hourglasses."""
+        return 4 if self.design == "authors" else 2
 
 
+DESIGNS = ("authors", "newell")
 PRESETS = {
-    "paper": Preset(image_size=192, depth=200, features=256, stacks=2, hourglass_depth=4, guide_stacks=2),
+    "paper": Preset(image_size=192, depth=200, features=256, stacks=2, hourglass_depth=4, guide_stacks=2,
+                    design="authors"),
     "small": Preset(image_size=128, depth=128, features=128, stacks=2, hourglass_depth=4, guide_stacks=1),
     "tiny": Preset(image_size=64, depth=64, features=64, stacks=2, hourglass_depth=3, guide_stacks=1),
 }
 MODELS = ("vrn", "guided", "multitask")
 
 
-def _upsample(logits, size):
-    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+def _upsample(logits, size, aligned=False):
+    return F.interpolate(logits, size=size, mode="bilinear", align_corners=aligned)
+
+
+def _trunk(preset: Preset, cin, cout, stacks):
+    cls = AuthorsStackedHourglass if preset.design == "authors" else StackedHourglass
+    return cls(cin, cout, preset.features, stacks, preset.hourglass_depth)
+
+
+def _volumes(preset: Preset, logits, size):
+    return [_upsample(v, size, aligned=preset.design == "authors") for v in logits]
+
+
+def _heatmaps(preset: Preset, logits, size):
+    half = (size[0] // 2, size[1] // 2)
+    return [h if h.shape[-2:] == half else _upsample(h, half) for h in logits]
 
 
 class VRN(nn.Module):
@@ -46,11 +76,10 @@ class VRN(nn.Module):
     def __init__(self, preset: Preset):
         super().__init__()
         self.preset = preset
-        self.net = StackedHourglass(3, preset.depth, preset.features, preset.stacks, preset.hourglass_depth)
+        self.net = _trunk(preset, 3, preset.depth, preset.stacks)
 
     def forward(self, image):
-        size = image.shape[-2:]
-        return {"volume": [_upsample(v, size) for v in self.net(image)], "landmarks": []}
+        return {"volume": _volumes(self.preset, self.net(image), image.shape[-2:]), "landmarks": []}
 
 
 class VRNGuided(nn.Module):
@@ -60,16 +89,15 @@ class VRNGuided(nn.Module):
     def __init__(self, preset: Preset):
         super().__init__()
         self.preset = preset
-        self.guide = StackedHourglass(3, NUM_LANDMARKS, preset.features, preset.guide_stacks, preset.hourglass_depth)
-        self.net = StackedHourglass(3 + NUM_LANDMARKS, preset.depth, preset.features, preset.stacks,
-                                    preset.hourglass_depth)
+        self.guide = _trunk(preset, 3, NUM_LANDMARKS, preset.guide_stacks)
+        self.net = _trunk(preset, 3 + NUM_LANDMARKS, preset.depth, preset.stacks)
 
     def forward(self, image):
         size = image.shape[-2:]
-        heatmaps = self.guide(image)
+        heatmaps = _heatmaps(self.preset, self.guide(image), size)
         guide = _upsample(torch.sigmoid(heatmaps[-1]), size)
         volumes = self.net(torch.cat([image, guide], dim=1))
-        return {"volume": [_upsample(v, size) for v in volumes], "landmarks": heatmaps}
+        return {"volume": _volumes(self.preset, volumes, size), "landmarks": heatmaps}
 
 
 class VRNMultitask(nn.Module):
@@ -78,14 +106,14 @@ class VRNMultitask(nn.Module):
     def __init__(self, preset: Preset):
         super().__init__()
         self.preset = preset
-        self.net = StackedHourglass(3, preset.depth + NUM_LANDMARKS, preset.features, preset.stacks,
-                                    preset.hourglass_depth)
+        self.net = _trunk(preset, 3, preset.depth + NUM_LANDMARKS, preset.stacks)
 
     def forward(self, image):
         size = image.shape[-2:]
         outs = self.net(image)
         d = self.preset.depth
-        return {"volume": [_upsample(o[:, :d], size) for o in outs], "landmarks": [o[:, d:] for o in outs]}
+        return {"volume": _volumes(self.preset, [o[:, :d] for o in outs], size),
+                "landmarks": _heatmaps(self.preset, [o[:, d:] for o in outs], size)}
 
 
 _CLASSES = {"vrn": VRN, "guided": VRNGuided, "multitask": VRNMultitask}
@@ -104,7 +132,9 @@ def build_model(name: str, preset: str | Preset = "tiny") -> nn.Module:
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
         preset = PRESETS[preset]
-    min_size = 2 << preset.hourglass_depth
+    if preset.design not in DESIGNS:
+        raise ValueError(f"preset design must be one of {DESIGNS}, got {preset.design!r}")
+    min_size = 2 << preset.hourglass_depth if preset.design == "newell" else 8
     if preset.image_size % min_size:
         raise ValueError(f"image_size {preset.image_size} must be a multiple of {min_size} for hourglass depth "
                          f"{preset.hourglass_depth}")
