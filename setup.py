@@ -129,6 +129,8 @@ setup(
         "faces": ["dlib-bin>=19.24", "face-recognition-models>=0.3"],
         # videos in (vrnfast.sources): imageio, and ffmpeg itself in imageio-ffmpeg's wheel (about 70 MB)
         "video": ["imageio>=2.28", "imageio-ffmpeg>=0.4.9"],
+        # the authors' Torch7 model (vrnfast convert)
+        "convert": ["torchfile>=0.1"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },

@@ -180,13 +180,16 @@ class Reconstructor:
         mesh.save("face.ply")
     """
 
-    def __init__(self, checkpoint, device="auto", model=None, preset=None, z_scale=1.0, level=0.5):
+    def __init__(self, checkpoint, device="auto", model=None, preset=None, z_scale=None, level=0.5):
         self.device = B.torch_device(device)
+        self.level = B.check_finite(level, "level")
+        self.net, ck = load_model(checkpoint, model, preset, self.device)
+        # the checkpoint's own depth scale (a converted authors' model: 0.5) unless one is given
+        z_scale = ck.get("z_scale", 1.0) if z_scale is None else z_scale
         self.z_scale = B.check_finite(z_scale, "z_scale")
         if self.z_scale <= 0:
             raise ValueError(f"z_scale must be > 0, got {z_scale!r}")
-        self.level = B.check_finite(level, "level")
-        self.net, ck = load_model(checkpoint, model, preset, self.device)
+        self.input_range = ck.get("input_range", "-1..1")
         self.model_name, self.preset = ck["model_name"], ck["preset"]
         # what evaluation needs of the checkpoint besides the weights
         self.checkpoint = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "scheduler")}
@@ -208,7 +211,7 @@ class Reconstructor:
         if x.dim() != 4 or x.shape[1:] != (3, self.size, self.size) or x.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (B, 3, {self.size}, {self.size}), got {x.dtype} {tuple(x.shape)}")
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            out = self.net(normalize_images(x))
+            out = self.net(normalize_images(x, self.input_range))
         heat = out["landmarks"][-1].float().sigmoid() if out["landmarks"] else None
         return {"volume": out["volume"][-1].float().sigmoid(), "heatmaps": heat}
 

@@ -119,8 +119,16 @@ class VRNMultitask(nn.Module):
 _CLASSES = {"vrn": VRN, "guided": VRNGuided, "multitask": VRNMultitask}
 
 
-def normalize_images(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images (0..255) -> the networks' float input in [-1, 1]."""
+INPUT_RANGES = ("-1..1", "0..1")
+
+
+def normalize_images(images: torch.Tensor, input_range: str = "-1..1") -> torch.Tensor:
+    """uint8 images (0..255) -> the networks' float input: [-1, 1] (vrnfast's training), or
+    [0, 1] (the authors' released model, converted by vrnfast convert)."""
+    if input_range == "0..1":
+        return images.float() / 255.0
+    if input_range != "-1..1":
+        raise ValueError(f"input_range must be one of {INPUT_RANGES}, got {input_range!r}")
     return images.float() / 127.5 - 1.0
 
 
