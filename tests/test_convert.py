@@ -116,3 +116,36 @@ def test_an_existing_output_is_kept_without_force(tmp_path):
 
 def Module_tanh():
     return T.Module("nn.Tanh", {})
+
+
+def test_reconstruct_takes_the_converted_model_as_it_is(tmp_path):
+    """The converted checkpoint in `vrnfast reconstruct`: framed, fed RGB in [0, 1], meshed with
+    the halved depth scale, without a flag."""
+    import json
+
+    from PIL import Image
+
+    s = T.Style(gain=0.5)
+    T.save(tmp_path / "vrn-unguided.t7", T.authors_vrn(s))
+    convert(tmp_path / "vrn-unguided.t7", tmp_path / "vrn.pt")
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (192, 192, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tmp_path / "vrn.pt"), "-o", str(tmp_path / "a.ply"),
+          "--detector", "none", "--device", "cpu"])
+    rec = json.loads((tmp_path / "a.json").read_text())
+    assert rec["vertices"] > 0 and (tmp_path / "a.ply").is_file()
+    import trimesh
+
+    z = trimesh.load(tmp_path / "a.ply", process=False).vertices[:, 2]
+    assert z.max() <= 0.5 * 199 + 1e-3  # 200 slices, half a pixel each
+
+
+@pytest.mark.slow
+def test_evaluate_takes_the_converted_model_as_it_is(tmp_path):
+    from vrnfast.evaluate import evaluate
+
+    T.save(tmp_path / "vrn-unguided.t7", T.authors_vrn(T.Style(gain=0.5)))
+    convert(tmp_path / "vrn-unguided.t7", tmp_path / "vrn.pt")
+    result = evaluate(tmp_path / "vrn.pt", n=1, device="cpu", progress=False)
+    assert result["model"] == "vrn" and result["preset"] == "paper"
+    (row,) = result["samples"]
+    assert row["iou"] is None and row["nme"] is not None and row["baseline_iou"] is not None

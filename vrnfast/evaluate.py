@@ -97,17 +97,19 @@ def yaw_bin(yaw):
     return "{}-{}".format(*YAW_BINS[-1])
 
 
-def score_sample(sample, prob, baseline_points, baseline_volume, heatmaps=None):
-    """The metrics of one face: its dict row for the JSON."""
+def score_sample(sample, prob, baseline_points, baseline_volume, heatmaps=None, z_scale=1.0):
+    """The metrics of one face: its dict row for the JSON. A model whose slices are `z_scale`
+    pixels deep (the authors' converted model: 0.5) has its surface's depth scaled to the data's
+    before NME (ICP then aligns it); its IoU, of volumes on other depth grids, is None."""
     gt_volume = sample["volume"]
     gt = sample.get("face_verts")
     if gt is None:  # no stored face surface: the target volume's surface stands in
         gt = surface_points(gt_volume)
     interocular = metrics.interocular_distance(sample["landmarks"])
-    pred = surface_points(prob)
+    pred = surface_points(prob) * [1.0, 1.0, z_scale]
     row = {"name": sample["name"],
            "yaw": float(sample["pose"][0]) if "pose" in sample else None,
-           "iou": metrics.iou(prob, gt_volume),
+           "iou": metrics.iou(prob, gt_volume) if z_scale == 1.0 else float("nan"),
            "nme": metrics.nme(pred, gt, interocular) if len(pred) else float("nan"),
            "baseline_iou": metrics.iou(baseline_volume, gt_volume),
            "baseline_nme": metrics.nme(baseline_points, gt, interocular) if len(baseline_points) else float("nan")}
@@ -190,7 +192,7 @@ def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", 
                 probs = out["volume"].cpu().numpy()
                 heat = out["heatmaps"].cpu().numpy() if out["heatmaps"] is not None else [None] * len(batch)
                 for s, prob, hm in zip(batch, probs, heat):
-                    rows.append(score_sample(s, prob, baseline_points, baseline, hm))
+                    rows.append(score_sample(s, prob, baseline_points, baseline, hm, rec.z_scale))
                 bar.update(len(batch))
                 batch = []
     if any(r["yaw"] is None for r in rows):

@@ -242,11 +242,13 @@ def load_checkpoint(path):
 
 def checkpoint_baseline(ck) -> np.ndarray:
     """The mean-shape baseline volume (D, H, W) uint8 a checkpoint carries; for a checkpoint without
-    one, recomputed from its training configuration."""
+    one, recomputed from its training configuration, or (a converted model, trained elsewhere) from
+    vrnfast's default training data at its preset."""
     if "baseline_bits" in ck:
         shape = tuple(ck["baseline_shape"])
         return np.unpackbits(ck["baseline_bits"].numpy(), count=int(np.prod(shape))).reshape(shape)
-    return training_statistics(TrainSet(TrainConfig(**ck["config"])))[0].numpy()
+    cfg = ck.get("config") or {"model": ck["model_name"], "preset": ck["preset"]}
+    return training_statistics(TrainSet(TrainConfig(**cfg)))[0].numpy()
 
 
 # ---- the loop -----------------------------------------------------------------------------------
