@@ -308,3 +308,25 @@ def to_numpy(x, kind: str) -> np.ndarray:
             x = x.float()
         return x.numpy()
     return x.get()
+
+
+PRECISIONS = ("auto", "float32", "bf16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products in hardware (AMX tiles or AVX-512 BF16), where
+    bf16 autocast speeds the networks up; elsewhere oneDNN emulates it, slower than float32."""
+    import torch
+
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(p is not None and p() for p in probes)
+
+
+def inference_precision(device, precision="auto") -> str:
+    """The precision a network runs in for inference: bf16 autocast on CUDA and on CPUs with native
+    bf16 ("auto"), float32 elsewhere; "float32" or "bf16" force one."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bf16" if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()) else "float32"

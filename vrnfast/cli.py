@@ -101,7 +101,8 @@ def _cmd_evaluate(args):
     json_path = Path(args.json) if args.json else ck.parent / f"{stem}.json"
     ced_path = Path(args.ced) if args.ced else json_path.with_name(json_path.stem + "-ced.png")
     try:
-        result = evaluate(ck, args.data, n=args.n, batch_size=args.batch_size, device=args.device)
+        result = evaluate(ck, args.data, n=args.n, batch_size=args.batch_size, device=args.device,
+                          precision=args.precision)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"vrnfast evaluate: {e}")
     print(format_table(result))
@@ -258,6 +259,9 @@ def build_parser():
                         "training, 0.5 for the authors' model converted by vrnfast convert)")
     r.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
     r.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    r.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
+                   help="the network's: bf16 autocast on CUDA and on CPUs with native bf16 (AMX, AVX-512 BF16), "
+                        "float32 elsewhere (auto); or force one")
     r.set_defaults(fn=_cmd_reconstruct)
 
     cv = sub.add_parser("convert", help="the authors' Torch7 VRN (vrn-unguided.t7) -> a vrnfast checkpoint")
@@ -274,6 +278,8 @@ def build_parser():
     ev.add_argument("--ced", help="CED plot PNG (default: beside the JSON)")
     ev.add_argument("--ced-max", dest="ced_max", type=float, default=0.1, help="the CED plot's largest NME")
     ev.add_argument("--device", default="auto")
+    ev.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
+                    help="the network's (see reconstruct --precision)")
     ev.add_argument("--batch-size", dest="batch_size", type=int, default=8)
     ev.set_defaults(fn=_cmd_evaluate)
 

@@ -199,7 +199,7 @@ def main(args):
     outputs = Outputs(args.out, args.format, args.preview, single)
     try:
         rec = Reconstructor(args.checkpoint, device=args.device, model=args.model, preset=args.preset,
-                            z_scale=args.z_scale)
+                            z_scale=args.z_scale, precision=args.precision)
     except (CheckpointError, ValueError) as e:
         fail(e)
     total = count(sources, args.every)

@@ -166,7 +166,7 @@ def summarise(rows):
     return out
 
 
-def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", progress=True):
+def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", progress=True, precision="auto"):
     """Scores a checkpoint on a test set ("synthetic": faces of a seed never trained on, or a
     dataset directory): the JSON-ready dict of summarise() plus "samples" (one row per face)."""
     from tqdm import tqdm
@@ -176,7 +176,7 @@ def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", 
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    rec = Reconstructor(checkpoint, device=device)
+    rec = Reconstructor(checkpoint, device=device, precision=precision)
     ck = rec.checkpoint
     baseline = checkpoint_baseline(ck)
     baseline_points = surface_points(baseline)
