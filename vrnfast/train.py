@@ -209,7 +209,9 @@ def volume_loss(logits, target, reference):
     if reference:
         return F.binary_cross_entropy_with_logits(logits.float(), target.float())
     # the gradient may take the logits' storage: they are an upsampling's output, needed by nothing
-    return sigmoid_bce(logits, target, inplace=logits.dtype == torch.float32 and logits.requires_grad)
+    # (contiguous unless the input was channels_last, which carries through the network)
+    inplace = logits.dtype == torch.float32 and logits.requires_grad and logits.is_contiguous()
+    return sigmoid_bce(logits, target, inplace=inplace)
 
 
 def loss_of(out, volumes, landmarks, reference):
