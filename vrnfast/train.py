@@ -281,7 +281,10 @@ class Trainer:
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}")
         torch.manual_seed(cfg.seed)  # every rank builds the same initial model
-        self.module = build_model(cfg.model, cfg.preset).to(self.device)
+        # channels_last on the CPU: a tiny-preset step took 198 ms against 247 ms in NCHW with the
+        # in-place loss (2-core AMD EPYC); on CUDA not yet measured, so NCHW
+        self.layout = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.module = build_model(cfg.model, cfg.preset).to(self.device, memory_format=self.layout)
         self.model = self.module
         if self.world > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(
@@ -351,7 +354,7 @@ class Trainer:
         if params:
             images, volumes, landmarks = augment(images, volumes, AugmentParams(**params), landmarks,
                                                  backend=self.train_set.backend)
-        return normalize(images), volumes, landmarks
+        return normalize(images).contiguous(memory_format=self.layout), volumes, landmarks
 
     def train_step(self, images, volumes, landmarks):
         """One optimisation step on a device batch; returns the loss tensor (not synchronised)."""
@@ -370,7 +373,7 @@ class Trainer:
         images, volumes, landmarks = self.val
         losses, ious = [], []
         for i in range(0, len(images), self.cfg.batch_size):
-            img = normalize(images[i:i + self.cfg.batch_size].to(self.device))
+            img = normalize(images[i:i + self.cfg.batch_size].to(self.device)).contiguous(memory_format=self.layout)
             vol = volumes[i:i + self.cfg.batch_size].to(self.device)
             with self._autocast():
                 out = model(img)
