@@ -81,7 +81,8 @@ def test_bad_files_are_named_and_leave_nothing(tmp_path, capsys):
              ("table.t7", "a Torch7 file, but of a"),
              ("tanh.t7", r"model.modules\[1\]: module type nn.Tanh is not supported"),
              ("small.t7", "the file holds 9 convolutions and 7 batch norms; the authors' VRN has 276 and 273"),
-             ("missing.t7", "no such file")]
+             ("missing.t7", "no such file"), ("folder", "a directory; give the Torch7 model file")]
+    (tmp_path / "folder").mkdir()
     for name, message in cases:
         with pytest.raises(SystemExit, match=message):
             main(["convert", str(tmp_path / name)])

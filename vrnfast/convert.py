@@ -56,6 +56,8 @@ def load_t7(path):
     """The root object of a Torch7 file; ConversionError for anything that is not one."""
     torchfile = _torchfile()
     path = Path(path)
+    if path.is_dir():
+        raise ConversionError(f"{path}: a directory; give the Torch7 model file (vrn-unguided.t7)")
     if not path.is_file():
         raise ConversionError(f"{path}: no such file")
     try:
