@@ -349,6 +349,8 @@ def test_bad_volumes(bad, exc, match):
     ({"level": float("nan")}, ValueError, "level must be finite"),
     ({"level": float("inf")}, ValueError, "level must be finite"),
     ({"level": "half"}, TypeError, "level must be a real number"),
+    ({"level": "0.5"}, TypeError, "level must be a real number, got str '0.5'"),
+    ({"level": b"0.5"}, TypeError, "level must be a real number, got bytes"),
     ({"level": 1j}, TypeError, "level must be a real number"),
     ({"spacing": (1.0, 0.0, 1.0)}, ValueError, "spacing"),
     ({"spacing": (1.0, -2.0, 1.0)}, ValueError, "spacing"),

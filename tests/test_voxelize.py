@@ -88,6 +88,10 @@ def test_empty_and_degenerate_meshes():
     (np.zeros((3, 3)), np.array([[0, 1, 2]]), (2, 0, 2), ValueError, "shape must be"),
     (np.zeros((3, 3)), np.array([[0, 1, 2]]), "big", TypeError, "shape must be"),
     ([[0, 0, 0]], np.array([[0, 0, 0]]), (2, 2, 2), TypeError, "verts must be"),
+    (np.array([[0, 0, 0], [1, np.nan, 0], [0, 1, 0]]), np.array([[0, 1, 2]]), (2, 2, 2), ValueError,
+     "verts must be finite: 1 of 3"),
+    (np.array([[0, 0, 0], [1, 0, np.inf], [0, 1, 0]]), np.array([[0, 1, 2]]), (2, 2, 2), ValueError,
+     "verts must be finite"),
 ])
 def test_bad_input(verts, faces, shape, exc, match):
     with pytest.raises(exc, match=match):

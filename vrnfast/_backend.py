@@ -196,6 +196,8 @@ def real_dtype_code(x, name: str) -> int:
 
 
 def check_finite(value, name: str) -> float:
+    if isinstance(value, (str, bytes)):  # float("0.5") would take a string
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

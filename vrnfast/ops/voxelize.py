@@ -22,6 +22,9 @@ def voxelize(verts, faces, shape=(200, 192, 192)):
     f = B.to_numpy(faces, B.array_kind(faces, "faces"))
     if v.ndim != 2 or v.shape[1] != 3:
         raise ValueError(f"verts must have shape (V, 3), got {v.shape}")
+    if not np.isfinite(v).all():
+        bad = int((~np.isfinite(v)).any(axis=1).sum())
+        raise ValueError(f"verts must be finite: {bad} of {len(v)} vertices hold NaN or infinity")
     if f.ndim != 2 or f.shape[1] != 3 or f.dtype.kind not in "iu":
         raise ValueError(f"faces must be an integer array of shape (F, 3), got {f.dtype} {f.shape}")
     shape = B.check_shape3(shape, "shape")
