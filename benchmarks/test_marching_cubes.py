@@ -48,6 +48,13 @@ def skimage(method):
     return prepare
 
 
+def vrnfast_skimage_dropin(vol, level):
+    from vrnfast.compat.skimage import marching_cubes as dropin
+
+    # scikit-image's function, signature and outputs (normals and values too), on vrnfast's kernel
+    return lambda: _counts(dropin(vol, level)[:2]), {"threads": vrnfast.get_num_threads()}
+
+
 def pymcubes(vol, level):
     mcubes = pytest.importorskip("mcubes", reason="PyMCubes not installed")
     # PyMCubes reads every voxel through PyArray_SafeGet<double> (a dtype switch per voxel), so any
@@ -107,6 +114,7 @@ IMPLS = {
     "vrnfast cpp": vrnfast_cpp,
     "vrnfast cpp 1 thread": vrnfast_cpp_1thread,
     "vrnfast cuda": vrnfast_cuda,
+    "vrnfast.compat.skimage": vrnfast_skimage_dropin,
     "skimage lewiner": skimage("lewiner"),
     "skimage lorensen": skimage("lorensen"),
     "PyMCubes": pymcubes,
