@@ -131,7 +131,7 @@ setup(
         "video": ["imageio>=2.28", "imageio-ffmpeg>=0.4.9"],
         # the authors' Torch7 model (vrnfast convert)
         "convert": ["torchfile>=0.1"],
-        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20", "monai>=1.3"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },
     entry_points={"console_scripts": ["vrnfast=vrnfast.cli:main"]},
