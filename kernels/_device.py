@@ -15,7 +15,7 @@ def on_device(t):
 
 # Triton's names for the element types of the tensors the launchers pass
 POINTER = {torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float64: "*fp64",
-           torch.uint8: "*u8", torch.bool: "*i1"}
+           torch.uint8: "*u8", torch.bool: "*i1", torch.int16: "*i16", torch.uint16: "*u16", torch.int32: "*i32"}
 INDEX = ("i32", "i64")  # Triton passes an int as i32 below 2^31, as i64 from there on
 
 

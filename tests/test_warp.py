@@ -71,6 +71,46 @@ def test_trilinear_matches_grid_sample(backend, dtype):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.int16, torch.uint16, torch.int32, torch.float16, torch.bfloat16, torch.float64],
+                         ids=str)
+def test_other_projects_dtypes_with_channels_match_grid_sample(backend, dtype):
+    """(B, C, D, H, W) volumes of CT (int16), microscopy (uint16), label maps (int32) and half
+    floats: each sample's matrix on every channel, in one call, as grid_sample on each channel."""
+    dev = device_for(backend)
+    shape = (4, 6, 7)  # small: the Triton interpreter runs it too
+    g = torch.Generator().manual_seed(5)
+    vol = (torch.rand((2, 2, *shape), generator=g) * 2000 - (0 if dtype == torch.uint16 else 1000)).to(dtype).to(dev)
+    m = random_matrices(2, shape, seed=6).to(dev)
+    for mode in ("nearest", "trilinear"):
+        out = vrnfast.warp_volume(vol, m, mode, backend=backend)
+        assert out.shape == vol.shape and out.dtype == (dtype if mode == "nearest" else torch.float32)
+        for c in range(2):  # channel by channel through the reference
+            ref = vrnfast.warp_volume(vol[:, c], m, mode, backend="reference")
+            if mode == "nearest":
+                assert (out[:, c] != ref).float().mean().item() < 1e-3  # but exact rounding ties
+            else:
+                torch.testing.assert_close(out[:, c], ref, rtol=1e-5, atol=1e-3)
+    half = vrnfast.warp_volume(vol, m, "trilinear", backend=backend, out_dtype=torch.float16)
+    assert half.dtype == torch.float16
+
+
+def test_numpy_in_numpy_out():
+    import numpy as np
+
+    shape = (5, 7, 9)
+    vol = (np.random.default_rng(0).random((3, *shape)) * 3000 - 1000).astype(np.int16)  # (C, D, H, W)
+    m = random_matrices(1, shape)[0]
+    out = vrnfast.warp_volume(vol, m.numpy(), "nearest")
+    assert isinstance(out, np.ndarray) and out.dtype == np.int16 and out.shape == vol.shape
+    ref = vrnfast.warp_volume(torch.from_numpy(vol), m, "nearest", backend="reference").numpy()
+    assert (out != ref).mean() < 1e-3
+    tri = vrnfast.warp_volume(vol[0], m, "trilinear", out_dtype=np.float64)
+    assert isinstance(tri, np.ndarray) and tri.dtype == np.float64 and tri.shape == shape
+    flags = vrnfast.warp_volume(vol > 0, m.numpy(), "nearest")
+    assert flags.dtype == np.bool_ and flags.shape == vol.shape
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_out_shape_and_unbatched(backend):
     dev = device_for(backend)
     vol = blob_volume((7, 8, 9), b=1).to(dev)
@@ -363,9 +403,11 @@ def test_workers_and_epochs_draw_different_augmentations():
 
 
 @pytest.mark.parametrize("call, exc, match", [
-    (lambda v, m: vrnfast.warp_volume(v.numpy(), m), TypeError, "volume must be a torch tensor"),
+    (lambda v, m: vrnfast.warp_volume(v.tolist(), m), TypeError, "volume must be"),
     (lambda v, m: vrnfast.warp_volume(v[0, 0], m), ValueError, "volume must be 4-D"),
-    (lambda v, m: vrnfast.warp_volume(v.long(), m), TypeError, "volume must be uint8, bool or float"),
+    (lambda v, m: vrnfast.warp_volume(v.long(), m), TypeError, "volume must be one of uint8, bool, .*int16, uint16, int32"),
+    (lambda v, m: vrnfast.warp_volume(v, m, out_dtype=torch.int16), ValueError, "out_dtype is for trilinear"),
+    (lambda v, m: vrnfast.warp_volume(v[None], m), ValueError, "matrix must have shape"),
     (lambda v, m: vrnfast.warp_volume(v, m[:, :2]), ValueError, "matrix must have shape"),
     (lambda v, m: vrnfast.warp_volume(v, m[:1]), ValueError, "matrix must have shape"),
     (lambda v, m: vrnfast.warp_volume(v, m * float("nan")), ValueError, "matrix must be finite"),

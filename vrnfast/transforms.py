@@ -135,6 +135,5 @@ def apply_affine(array, affine, mode="bilinear", name="array"):
     if x.dim() != 4:
         raise ValueError(f"{name} must be (C, D, H, W), got shape {tuple(x.shape)}")
     matrix = torch.as_tensor(affine_to_matrix(affine, x.shape[1:]), dtype=torch.float64)
-    vol = x if MODES[mode] == "nearest" or x.dtype.is_floating_point else x.float()
-    out = warp_volume(vol, matrix.expand(x.shape[0], 3, 4), mode=MODES[mode])
+    out = warp_volume(x, matrix, mode=MODES[mode])  # one matrix for every channel
     return out.numpy() if was_numpy else out

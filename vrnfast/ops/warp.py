@@ -18,27 +18,41 @@ _SUPPORTED = {"reference", "cpp", "triton"}
 _MODES = ("nearest", "trilinear")
 
 
-def warp_volume(volume, matrix, mode="nearest", out_shape=None, backend="auto"):
-    """Resample `volume` (B, D, H, W) or (D, H, W) through `matrix` (B, 3, 4) or (3, 4).
+def warp_volume(volume, matrix, mode="nearest", out_shape=None, backend="auto", out_dtype=None):
+    """Resample `volume` through `matrix` (B, 3, 4) or (3, 4): one matrix per sample, applied to
+    every channel, in one kernel call.
 
-    nearest rounds half away from zero and keeps the dtype (uint8, bool or float); trilinear
-    returns float32 and equals grid_sample(..., align_corners=True, padding_mode="zeros").
-    out_shape: (D, H, W) of the output, default the input's.
+    volume: (B, C, D, H, W), (B, D, H, W) or (D, H, W); a torch tensor (CPU or CUDA), a numpy
+    array or a CuPy array (returned in its own library); uint8, bool, int16, uint16, int32 or
+    float (16, bf16, 32, 64). nearest rounds half away from zero and keeps the dtype; trilinear
+    returns float32 (or `out_dtype`, a float dtype) and equals grid_sample(..., align_corners=True,
+    padding_mode="zeros"). out_shape: (D, H, W) of the output, default the input's.
     """
-    vol, batched = _batched(volume, "volume", 4)
+    volume, back = _as_torch(volume, "volume")
+    channels = volume.dim() == 5
+    if channels:  # (B, C, ...) -> (B C, ...): every channel of a sample through its matrix
+        b, c = volume.shape[:2]
+        matrix = _matrices(matrix, volume[:, 0], (3, 4), "matrix").repeat_interleave(c, dim=0)
+        volume = volume.reshape(b * c, *volume.shape[2:])
+    vol, batched = _batched(volume, "volume", 4, VOLUME_DTYPES)
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    if out_dtype is not None and not isinstance(out_dtype, torch.dtype):  # a numpy dtype
+        import numpy as np
+
+        out_dtype = torch.from_numpy(np.empty(0, out_dtype)).dtype
+    if out_dtype is not None and (mode != "trilinear" or not out_dtype.is_floating_point):
+        raise ValueError(f"out_dtype is for trilinear warps, a float dtype; got {out_dtype} with mode {mode!r}")
     out_shape = _out_shape(out_shape, vol.shape[1:])
     mat = _matrices(matrix, vol, (3, 4), "matrix")
     backend = B.resolve_backend("warp_volume", B.array_kind(vol, "volume"), backend, _SUPPORTED)
     if vol.dtype == torch.bool and mode == "nearest":
         out = warp_volume(vol.view(torch.uint8), mat, mode, out_shape, backend).view(torch.bool)
-        return out if batched else out[0]
-    if backend == "reference":
+    elif backend == "reference":
         out = _reference_volume(vol, mat, mode, out_shape)
     else:
-        out_dtype = vol.dtype if mode == "nearest" else torch.float32
-        out = torch.empty((vol.shape[0], *out_shape), dtype=out_dtype, device=vol.device)
+        out = torch.empty((vol.shape[0], *out_shape), dtype=vol.dtype if mode == "nearest" else torch.float32,
+                          device=vol.device)
         if out.numel():
             if backend == "cpp":
                 ext = B.cpu_ext()
@@ -49,7 +63,33 @@ def warp_volume(volume, matrix, mode="nearest", out_shape=None, backend="auto"):
                 from ..kernels.warp import warp_volume as triton_warp_volume
 
                 triton_warp_volume(vol, mat, mode == "trilinear", out)
-    return out if batched else out[0]
+    if out_dtype is not None:
+        out = out.to(out_dtype)
+    if channels:
+        out = out.reshape(b, c, *out.shape[1:])
+    elif not batched:
+        out = out[0]
+    return back(out)
+
+
+def _as_torch(x, name):
+    """(a torch tensor of x, the function giving a result back in x's library): numpy arrays and
+    CuPy arrays (through DLPack, on their device) become tensors."""
+    if isinstance(x, torch.Tensor):
+        return x, lambda t: t
+    kind = B.array_kind(x, name)
+    if kind == "numpy":
+        import numpy as np
+
+        a = x if x.dtype != np.bool_ else x.view(np.uint8)
+        t = torch.from_numpy(np.ascontiguousarray(a) if any(s < 0 for s in a.strides) else a)
+        t = t.view(torch.bool) if x.dtype == np.bool_ else t
+        return t, lambda out: out.numpy()
+    if kind == "cupy":
+        import cupy
+
+        return torch.from_dlpack(x), lambda out: cupy.from_dlpack(out)
+    raise TypeError(f"{name} must be a torch tensor, numpy array or CuPy array, got {type(x).__name__}")
 
 
 def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
@@ -88,9 +128,15 @@ def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
 # ---- validation ---------------------------------------------------------------------------------
 
 KERNEL_DTYPES = (torch.uint8, torch.bool, torch.float32, torch.float16, torch.bfloat16, torch.float64)
+# volumes also come as CT (int16), microscopy (uint16) and label maps (int32)
+VOLUME_DTYPES = KERNEL_DTYPES + (torch.int16, torch.uint16, torch.int32)
 
 
-def _batched(x, name, ndim):
+def _dtype_names(dtypes):
+    return ", ".join(str(d).replace("torch.", "") for d in dtypes)
+
+
+def _batched(x, name, ndim, dtypes=KERNEL_DTYPES):
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
     B.array_kind(x, name)  # CPU or CUDA
@@ -99,9 +145,10 @@ def _batched(x, name, ndim):
     elif x.dim() == ndim:
         batched = True
     else:
-        raise ValueError(f"{name} must be {ndim}-D (batched) or {ndim - 1}-D, got shape {tuple(x.shape)}")
-    if x.dtype not in KERNEL_DTYPES:
-        raise TypeError(f"{name} must be uint8, bool or float, got {x.dtype}")
+        extra = " (or 5-D with channels)" if name == "volume" else ""
+        raise ValueError(f"{name} must be {ndim}-D (batched){extra} or {ndim - 1}-D, got shape {tuple(x.shape)}")
+    if x.dtype not in dtypes:
+        raise TypeError(f"{name} must be one of {_dtype_names(dtypes)}; got {x.dtype}")
     if min(x.shape[1:], default=1) < 1:
         raise ValueError(f"{name} has an empty dimension: shape {tuple(x.shape)}")
     return x, batched
@@ -179,9 +226,12 @@ def _reference_volume(vol, mat, mode, out_shape):
     b, d, h, w = vol.shape
     theta = _normalized_theta(mat, (w, h, d), out_shape[::-1])
     grid = _affine_grid(theta, (b, 1, *out_shape))
-    out = F.grid_sample(vol.unsqueeze(1).float(), grid, mode="nearest" if mode == "nearest" else "bilinear",
+    # float64 where float32 would round the data (int32, float64)
+    wide = vol.dtype in (torch.int32, torch.float64)
+    out = F.grid_sample(vol.unsqueeze(1).double() if wide else vol.unsqueeze(1).float(), grid.to(torch.float64)
+                        if wide else grid, mode="nearest" if mode == "nearest" else "bilinear",
                         padding_mode="zeros", align_corners=True)[:, 0]
-    return out.to(vol.dtype) if mode == "nearest" else out
+    return out.to(vol.dtype) if mode == "nearest" else out.float()
 
 
 def _reference_image(img, mat, scale):
