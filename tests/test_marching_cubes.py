@@ -332,9 +332,27 @@ def test_reference_backend_is_skimage():
     assert isinstance(tv, torch.Tensor) and torch.equal(tv, torch.from_numpy(v))
 
 
+def test_a_batch_gives_each_volume_its_own_mesh():
+    """(B, D, H, W) -> a list, each entry equal to the volume's own call (normals and spacing too),
+    for numpy and torch and a batch view that is not contiguous."""
+    vols = np.stack([sphere((12, 13, 14), r) for r in (3.0, 4.5, 5.5)]).astype(np.float32)
+    for batch in (vols, vols[::-1], torch.from_numpy(vols)):
+        got = vrnfast.marching_cubes(batch, 0.0, spacing=(1.0, 2.0, 0.5), return_normals=True)
+        assert isinstance(got, list) and len(got) == 3
+        for v, out in zip(batch, got):
+            alone = vrnfast.marching_cubes(v, 0.0, spacing=(1.0, 2.0, 0.5), return_normals=True)
+            assert type(out[0]) is type(alone[0])
+            for a, b in zip(out, alone):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    sizes = [len(m[0]) for m in vrnfast.marching_cubes(vols, 0.0)]
+    assert sizes[0] < sizes[1] < sizes[2]  # three different spheres, in order
+    assert vrnfast.marching_cubes(vols[:0], 0.0) == []
+
+
 @pytest.mark.parametrize("bad, exc, match", [
     (np.zeros((4, 4)), ValueError, "3-D"),
-    (np.zeros((2, 3, 4, 5)), ValueError, "3-D"),
+    (np.zeros((2, 3, 4, 5, 6)), ValueError, "3-D"),
+    (np.zeros((2, 1, 4, 5)), ValueError, "at least 2"),
     (np.zeros((1, 4, 4)), ValueError, "at least 2"),
     (np.zeros((4, 4, 4), np.complex64), TypeError, "volume has dtype complex64"),
     (np.zeros((4, 4, 4), object), TypeError, "volume has dtype object"),

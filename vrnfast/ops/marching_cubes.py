@@ -17,7 +17,9 @@ def marching_cubes(volume, level=0.5, spacing=(1.0, 1.0, 1.0), backend="auto", r
     """Iso-surface of a 3-D volume at `level`.
 
     volume: 3-D numpy array, torch tensor (CPU or CUDA) or CuPy array; any real dtype, any strides.
-    A voxel is inside when its value is > level (NaN is never inside).
+    A voxel is inside when its value is > level (NaN is never inside). A 4-D batch (B, D, H, W)
+    gives a list of B results, each equal to its volume's own call (one call per volume for now:
+    each is already parallel over its rows).
 
     Returns (verts, faces) or, with return_normals=True, (verts, faces, normals), in the input's
     library and on its device: verts (V, 3) float32 in the array's index coordinates (axis order
@@ -26,8 +28,12 @@ def marching_cubes(volume, level=0.5, spacing=(1.0, 1.0, 1.0), backend="auto", r
     vectors along minus the volume's gradient. An empty surface gives (0, 3) arrays.
     """
     kind = B.array_kind(volume, "volume")
+    if volume.ndim == 4:  # a batch: one mesh per volume
+        if volume.shape[0] == 0:
+            return []
+        return [marching_cubes(v, level, spacing, backend, return_normals) for v in volume]
     if volume.ndim != 3:
-        raise ValueError(f"volume must be 3-D, got shape {tuple(volume.shape)}")
+        raise ValueError(f"volume must be 3-D (or a 4-D batch of volumes), got shape {tuple(volume.shape)}")
     if min(volume.shape) < 2:
         raise ValueError(f"volume must be at least 2 along every axis, got shape {tuple(volume.shape)}")
     dtype = B.real_dtype_code(volume, "volume")
