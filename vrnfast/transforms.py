@@ -124,16 +124,14 @@ class RandAffined:
 
 
 def apply_affine(array, affine, mode="bilinear", name="array"):
-    """One (C, D, H, W) array (numpy or torch, CPU or CUDA) through a MONAI-convention affine, every
-    channel alike in one warp; numpy in, numpy out."""
+    """One (C, D, H, W) array (numpy, torch or CuPy) through a MONAI-convention affine, every
+    channel alike in one warp, returned in its own library."""
     from .ops.warp import warp_volume
 
-    was_numpy = isinstance(array, np.ndarray)
-    x = torch.from_numpy(np.ascontiguousarray(array)) if was_numpy else torch.as_tensor(array)
-    if type(x) is not torch.Tensor:  # a MetaTensor and the like: its plain tensor
+    x = array
+    if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor:  # a MetaTensor and the like
         x = x.as_subclass(torch.Tensor)
-    if x.dim() != 4:
-        raise ValueError(f"{name} must be (C, D, H, W), got shape {tuple(x.shape)}")
+    if getattr(x, "ndim", None) != 4:
+        raise ValueError(f"{name} must be (C, D, H, W), got shape {tuple(np.shape(x))}")
     matrix = torch.as_tensor(affine_to_matrix(affine, x.shape[1:]), dtype=torch.float64)
-    out = warp_volume(x, matrix, mode=MODES[mode])  # one matrix for every channel
-    return out.numpy() if was_numpy else out
+    return warp_volume(x, matrix, mode=MODES[mode])  # one matrix for every channel
