@@ -43,12 +43,11 @@ def _torchfile():
         raise ConversionError(f"reading Torch7 files needs the optional extra: {EXTRA_HINT}") from None
     # models saved from the GPU hold CUDA tensors; torchfile knows most CUDA types but not Long
     # (max-pooling indices) nor Half
-    for cuda, dtype in ((b"torch.CudaLongTensor", np.int64), (b"torch.CudaHalfTensor", np.float16)):
-        if torchfile.type_handlers.get(cuda) is None or "notimpl" in torchfile.type_handlers[cuda].__name__:
-            torchfile.add_tensor_reader(cuda, dtype)
-    for cuda, dtype in ((b"torch.CudaLongStorage", np.int64), (b"torch.CudaHalfStorage", np.float16)):
-        if torchfile.type_handlers.get(cuda) is None or "notimpl" in torchfile.type_handlers[cuda].__name__:
-            torchfile.add_storage_reader(cuda, dtype)
+    for kind, dtype in ((b"Long", np.int64), (b"Half", np.float16)):
+        for suffix, add in ((b"Tensor", torchfile.add_tensor_reader), (b"Storage", torchfile.add_storage_reader)):
+            name = b"torch.Cuda" + kind + suffix
+            if torchfile.type_handlers.get(name) is None or "notimpl" in torchfile.type_handlers[name].__name__:
+                add(name, dtype)
     return torchfile
 
 

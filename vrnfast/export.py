@@ -42,23 +42,6 @@ def texture_coordinates(verts, origin, texture_shape):
     return np.column_stack([u, v]).astype(np.float64)
 
 
-def _normals(mesh):
-    return mesh.normals if len(mesh.verts) else None  # trimesh refuses an empty (0, 3) array
-
-
-def _textured(mesh, image, name):
-    """The trimesh of a mesh with its photo's texture, a matte glTF material seen from both sides."""
-    import trimesh
-    from PIL import Image
-
-    texture, origin = texture_region(image, mesh.verts)
-    uv = texture_coordinates(mesh.verts, origin, texture.shape)
-    material = trimesh.visual.material.PBRMaterial(name=name, baseColorTexture=Image.fromarray(texture),
-                                                   metallicFactor=0.0, roughnessFactor=1.0, doubleSided=True)
-    return trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=_normals(mesh), process=False,
-                           visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
-
-
 def save_textured_obj(path, mesh, image) -> list[Path]:
     """PATH.obj (vrnfast.io.save_obj), PATH.mtl and PATH.png (the texture), in image pixels; the
     files written."""
@@ -84,20 +67,26 @@ def _png(texture, f):
 
 def save_glb(path, mesh, image=None) -> list[Path]:
     """Binary glTF 2.0 in glTF's axes (IMAGE_TO_GLTF of the image pixels): the photo's texture
-    embedded, or without `image` the mesh's vertex colours."""
+    embedded (a matte material seen from both sides), or without `image` the mesh's vertex
+    colours."""
     import trimesh
+    from PIL import Image
 
     from .io import _atomic_write
 
     path = Path(path)
     if image is not None:
-        tm = _textured(mesh, image, path.stem)
+        texture, origin = texture_region(image, mesh.verts)
+        material = trimesh.visual.material.PBRMaterial(name=path.stem, baseColorTexture=Image.fromarray(texture),
+                                                       metallicFactor=0.0, roughnessFactor=1.0, doubleSided=True)
+        visual = trimesh.visual.TextureVisuals(uv=texture_coordinates(mesh.verts, origin, texture.shape),
+                                               material=material)
     else:
-        tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=_normals(mesh), process=False,
-                             vertex_colors=mesh.colors)
-    tm.vertices = tm.vertices @ IMAGE_TO_GLTF.T
-    if len(mesh.verts):
-        tm.vertex_normals = np.asarray(mesh.normals, np.float64) @ IMAGE_TO_GLTF.T
+        visual = trimesh.visual.ColorVisuals(vertex_colors=mesh.colors)
+    # trimesh refuses an empty (0, 3) normals array
+    normals = np.asarray(mesh.normals, np.float64) @ IMAGE_TO_GLTF.T if len(mesh.verts) else None
+    tm = trimesh.Trimesh(np.asarray(mesh.verts, np.float64) @ IMAGE_TO_GLTF.T, mesh.faces, vertex_normals=normals,
+                         visual=visual, process=False)
     data = trimesh.exchange.gltf.export_glb(trimesh.Scene(tm), include_normals=True)
     _atomic_write(path, lambda f: f.write(data))
     return [path]

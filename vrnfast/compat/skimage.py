@@ -98,12 +98,12 @@ def _unmasked_cells(mask):
     return ok
 
 
-def _compact(verts, faces, normals):
-    """Drops the vertices no face uses."""
+def _compact(verts, faces, *per_vertex):
+    """Drops the vertices no face uses (and their rows of each per-vertex array)."""
     used = np.zeros(len(verts), bool)
     used[faces.ravel()] = True
     index = np.cumsum(used) - 1
-    return verts[used], index[faces].astype(np.int32), normals[used]
+    return (verts[used], index[faces].astype(np.int32), *(a[used] for a in per_vertex))
 
 
 def _local_max(data, verts):
@@ -138,7 +138,4 @@ def _remove_degenerate(verts, faces, normals, values):
     _, first, inverse = np.unique(verts, axis=0, return_index=True, return_inverse=True)
     faces = first[inverse.ravel()][faces]
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
-    used = np.zeros(len(verts), bool)
-    used[faces.ravel()] = True
-    index = np.cumsum(used) - 1
-    return verts[used], index[faces].astype(np.int32), normals[used], values[used]
+    return _compact(verts, faces, normals, values)
