@@ -20,17 +20,18 @@ using vrn::cpu::McPlan;
 namespace {
 
 std::unique_ptr<McPlan> mc_count(uintptr_t ptr, int dtype, std::array<int64_t, 3> shape,
-                                 std::array<int64_t, 3> strides, double level, int num_threads) {
+                                 std::array<int64_t, 3> strides, int64_t batch, int64_t batch_stride, double level,
+                                 int num_threads) {
   py::gil_scoped_release release;
-  return std::make_unique<McPlan>(reinterpret_cast<const void*>(ptr), dtype, shape.data(), strides.data(), level,
-                                  num_threads);
+  return std::make_unique<McPlan>(reinterpret_cast<const void*>(ptr), dtype, shape.data(), strides.data(), batch,
+                                  batch_stride, level, num_threads);
 }
 
 void mc_emit(const McPlan& plan, std::array<double, 3> spacing, uintptr_t verts, uintptr_t faces, bool faces_int64,
-             uintptr_t normals, int num_threads) {
+             uintptr_t normals, uintptr_t values, int num_threads) {
   py::gil_scoped_release release;
   plan.emit(spacing.data(), reinterpret_cast<float*>(verts), reinterpret_cast<void*>(faces), faces_int64,
-            reinterpret_cast<float*>(normals), num_threads);
+            reinterpret_cast<float*>(normals), reinterpret_cast<float*>(values), num_threads);
 }
 
 double bce_forward(uintptr_t logits, int logits_dtype, uintptr_t target, int target_dtype, int64_t n,
@@ -118,9 +119,11 @@ PYBIND11_MODULE(_C, m) {
   py::class_<McPlan>(m, "MarchingCubesPlan")
       .def_property_readonly("num_verts", &McPlan::num_verts)
       .def_property_readonly("num_tris", &McPlan::num_tris)
+      .def_property_readonly("volume_verts", &McPlan::volume_verts)
+      .def_property_readonly("volume_tris", &McPlan::volume_tris)
       .def("emit", &mc_emit, py::arg("spacing"), py::arg("verts"), py::arg("faces"), py::arg("faces_int64"),
-           py::arg("normals"), py::arg("num_threads") = 0);
+           py::arg("normals"), py::arg("values") = 0, py::arg("num_threads") = 0);
   m.def("mc_count", &mc_count, py::arg("ptr"), py::arg("dtype"), py::arg("shape"), py::arg("strides"),
-        py::arg("level"), py::arg("num_threads") = 0,
-        "Classify the volume and size its mesh; returns a plan whose emit() fills the outputs.");
+        py::arg("batch"), py::arg("batch_stride"), py::arg("level"), py::arg("num_threads") = 0,
+        "Classify a batch of volumes and size their meshes; returns a plan whose emit() fills the outputs.");
 }

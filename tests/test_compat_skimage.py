@@ -54,6 +54,8 @@ def test_vertices_winding_and_normals_follow_scikit_image(step_size, gradient_di
     from scipy.spatial import cKDTree
 
     assert len(ours[0]) == len(theirs[0]) and ours[0].dtype == theirs[0].dtype
+    for a, b in zip(ours, theirs):  # the same types, and contiguous: code that hands them on keeps working
+        assert a.dtype == b.dtype and a.flags.c_contiguous
     for a, b in ((ours[0], theirs[0]), (theirs[0], ours[0])):  # the same vertices
         assert cKDTree(b).query(a)[0].max() < 1e-4
     assert np.sign(_signed_volume(ours[0], ours[1])) == np.sign(_signed_volume(theirs[0], theirs[1])) != 0
@@ -140,7 +142,59 @@ def test_degenerate_triangles_are_removed_on_request():
     np.testing.assert_allclose(mesh_surface_area(v, f), mesh_surface_area(*with_degenerate[:2]), rtol=1e-6)
 
 
-def test_values_are_the_largest_data_near_each_vertex():
-    vol = ellipsoid(6, 10, 16, levelset=True)
-    verts, _, _, values = marching_cubes(-vol, 0.0)  # inside > 0: the values are positive near the surface
-    assert values.shape == (len(verts),) and (values > 0).all() and (values <= (-vol).max()).all()
+def _cells_max_reference(data, verts):
+    """Per vertex, the largest corner value over the cells whose closed box holds the vertex: the
+    definition by cells, one vertex at a time (the kernel's is by a window of samples)."""
+    top = np.array(data.shape) - 2
+    out = np.empty(len(verts))
+    for i, v in enumerate(verts.astype(np.float64)):
+        best = -np.inf
+        for o in np.ndindex(2, 2, 2):
+            c = np.floor(v).astype(int) - np.array(o)
+            if (c < 0).any() or (c > top).any() or (v > c + 1).any():
+                continue
+            best = np.maximum(best, data[c[0]:c[0] + 2, c[1]:c[1] + 2, c[2]:c[2] + 2].max())
+        out[i] = best
+    return out
+
+
+def test_values_are_the_largest_data_of_each_vertexs_cells():
+    """Smooth noise, an odd-sized volume whose surface meets every face of it, integer data with
+    vertices exactly on samples, a spike whose largest neighbour lies behind such a vertex, a step
+    size and a mask: values against the cell-based reference."""
+    from vrnfast.data import random_smooth
+
+    noise = random_smooth((9, 14, 23), sigma=1.5, seed=5).astype(np.float64)
+    ints = np.zeros((6, 7, 5), np.int16)
+    ints[1:5, 2:6, 1:4] = 4
+    ints[2, 3, 2] = 2  # at the level: the vertices of its edges sit on it
+    spike = np.zeros((5, 5, 7), np.float32)
+    spike[2, 2, 1:3] = 5, 2  # the vertex on sample (2, 2, 2): its cells reach back to the 5
+    mask = np.ones(noise.shape, bool)
+    mask[:, :, :6] = False
+    for data, level, kw in [(noise, 0.0, {}), (ints, 2.0, {}), (spike, 2.0, {}), (noise, 0.0, {"step_size": 2}),
+                            (noise, 0.0, {"mask": mask})]:
+        verts, _, _, values = marching_cubes(data, level, **kw)
+        step = kw.get("step_size", 1)
+        stepped = data[::step, ::step, ::step]
+        assert values.dtype == np.float32 and values.shape == (len(verts),)
+        np.testing.assert_array_equal(values, _cells_max_reference(stepped, verts / step).astype(np.float32))
+    assert (marching_cubes(ints, 2.0)[3] == 4).all()
+
+
+def test_values_take_nan_from_the_data():
+    data = random_smooth_nan()
+    verts, _, _, values = marching_cubes(data, 0.0)
+    ref = _cells_max_reference(data, verts)
+    assert np.isnan(values).any()
+    np.testing.assert_array_equal(np.isnan(values), np.isnan(ref))
+
+
+def random_smooth_nan():
+    from vrnfast.data import random_smooth
+
+    data = random_smooth((8, 9, 10), sigma=1.5, seed=6)
+    data[4, 4, 4] = np.nan
+    return data
+
+

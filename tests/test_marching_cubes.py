@@ -332,21 +332,58 @@ def test_reference_backend_is_skimage():
     assert isinstance(tv, torch.Tensor) and torch.equal(tv, torch.from_numpy(v))
 
 
+def batch_of_faces_and_blanks(shape=(5, 7, 9)):
+    """Spheres of growing radius with blank volumes between them. A volume has 5 * 7 = 35 rows, so
+    the kernels' 32-row chunks straddle volumes, and the blanks put empty meshes mid-batch."""
+    vols = [sphere(shape, r) for r in (1.5, 2.5, 3.5)]
+    blank = np.full(shape, -1.0, np.float32)
+    return np.stack([vols[0], blank, vols[1], blank, blank, vols[2]]).astype(np.float32)
+
+
+def assert_batch_equals_single_calls(batch, level=0.0, **kw):
+    got = vrnfast.marching_cubes(batch, level, **kw)
+    assert isinstance(got, list) and len(got) == len(batch)
+    for v, out in zip(batch, got):
+        alone = vrnfast.marching_cubes(v, level, **kw)
+        assert len(out) == len(alone)
+        for a, b in zip(out, alone):
+            assert type(a) is type(b) and a.dtype == b.dtype
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    return got
+
+
 def test_a_batch_gives_each_volume_its_own_mesh():
     """(B, D, H, W) -> a list, each entry equal to the volume's own call (normals and spacing too),
-    for numpy and torch and a batch view that is not contiguous."""
-    vols = np.stack([sphere((12, 13, 14), r) for r in (3.0, 4.5, 5.5)]).astype(np.float32)
-    for batch in (vols, vols[::-1], torch.from_numpy(vols)):
-        got = vrnfast.marching_cubes(batch, 0.0, spacing=(1.0, 2.0, 0.5), return_normals=True)
-        assert isinstance(got, list) and len(got) == 3
-        for v, out in zip(batch, got):
-            alone = vrnfast.marching_cubes(v, 0.0, spacing=(1.0, 2.0, 0.5), return_normals=True)
-            assert type(out[0]) is type(alone[0])
-            for a, b in zip(out, alone):
-                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    sizes = [len(m[0]) for m in vrnfast.marching_cubes(vols, 0.0)]
-    assert sizes[0] < sizes[1] < sizes[2]  # three different spheres, in order
+    its face indices counting from its own first vertex, for numpy and torch and batch views that
+    are not contiguous (reversed, strided, the batch axis innermost in memory)."""
+    vols = batch_of_faces_and_blanks()
+    last_axis = np.ascontiguousarray(np.moveaxis(vols, 0, -1))  # (D, H, W, B) in memory
+    kw = {"spacing": (1.0, 2.0, 0.5), "return_normals": True}
+    for batch in (vols, vols[::-1], vols[::2], np.moveaxis(last_axis, -1, 0), torch.from_numpy(vols),
+                  torch.from_numpy(vols).flip(0)):
+        assert_batch_equals_single_calls(batch, **kw)
+    got = vrnfast.marching_cubes(vols, 0.0)
+    sizes = [len(m[0]) for m in got]
+    assert sizes[1] == sizes[3] == sizes[4] == 0 and 0 < sizes[0] < sizes[2] < sizes[5]
+    for (verts, faces), vol in zip(got, vols):
+        if len(verts):
+            assert_same_vertex_set(verts, sk_verts(vol, 0.0))
+        assert_valid_faces(verts, faces)
     assert vrnfast.marching_cubes(vols[:0], 0.0) == []
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float64, bool])
+def test_a_batch_of_each_dtype(dtype):
+    vols = batch_of_faces_and_blanks((6, 11, 40))
+    batch = (vols > 0) if dtype is bool else ((vols + 1) * 60).astype(dtype)
+    assert_batch_equals_single_calls(batch, 0.5 if dtype is bool else 60.0)
+
+
+def test_a_batch_on_the_reference_backend():
+    got = assert_batch_equals_single_calls(batch_of_faces_and_blanks(), backend="reference")
+    ours = vrnfast.marching_cubes(batch_of_faces_and_blanks(), 0.0)
+    for (rv, _), (v, _) in zip(got, ours):
+        assert len(rv) == len(v)
 
 
 @pytest.mark.parametrize("bad, exc, match", [
@@ -458,6 +495,16 @@ class TestCuda:
         ref = mc(vol)
         np.testing.assert_array_equal(cp.asnumpy(v), ref[0])
         np.testing.assert_array_equal(cp.asnumpy(f), ref[1])
+
+    def test_cuda_batch_equals_cpu_bitwise(self):
+        vols = torch.from_numpy(batch_of_faces_and_blanks())
+        for batch in (vols, vols.flip(0), vols[::2]):
+            cpu = mc(batch, return_normals=True)
+            gpu = mc(batch.cuda(), return_normals=True)
+            assert len(gpu) == len(batch)
+            for a, b in zip(cpu, gpu):
+                for x, y in zip(a, b):
+                    assert y.is_cuda and torch.equal(x, y.cpu())
 
     def test_cpp_backend_refuses_cuda_input(self):
         with pytest.raises(ValueError, match="CPU arrays"):

@@ -8,6 +8,11 @@
 // Within a row, vertices are ordered x-edges, then y-edges, then z-edges, each by x; rows follow
 // each other in (z, y) order, and so do the cells' triangles. Both backends therefore write the
 // same arrays in the same order, whatever the thread count.
+//
+// A batch of equally shaped volumes is one run of rows, volume after volume: the drivers split a
+// batch row into (volume, z, y) with batch_row() and call the per-row functions on that volume's
+// own data, bits and offsets, so nothing here knows about batches except the face indices, which
+// count from the volume's first vertex (RowOffsets::vbase).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -28,6 +33,15 @@ struct Grid {
 };
 
 VRN_HD int64_t words_per_row(int64_t n2) { return (n2 + 31) / 32; }
+
+struct BatchRow {
+  int64_t volume, z, y;
+};
+
+VRN_HD BatchRow batch_row(const Grid& g, int64_t r) {
+  const int64_t volume = r / g.rows(), local = r - volume * g.rows();
+  return BatchRow{volume, local / g.n1, local % g.n1};
+}
 
 // The one tie rule: a node is inside when its value is strictly greater than the level (NaN is
 // never inside). `f` is the largest float <= `d`, so that for any float v, v > f <=> v > d.
@@ -141,11 +155,38 @@ struct VertexParams {
   double spacing[3];  // along z, y, x
 };
 
-// Writes the vertex on the edge from node (z, y, x) along `axis` (0 = z, 1 = y, 2 = x), and its
-// normal (toward lower values, unit length, in physical units) when `normal` is not null.
+// The largest sample of the cells that share the edge from node (z, y, x) along `axis`: its 2
+// samples along the axis by the 3 x 3 around it across, clipped to the volume. A vertex on a
+// sample (t = 0 or 1: the level met exactly) lies in every cell around that sample: 3 x 3 x 3.
+// A NaN sample makes it NaN, as numpy's max.
+template <class T>
+VRN_HD double cells_max(const T* vol, const Grid& g, int64_t z, int64_t y, int64_t x, int axis, double t) {
+  int64_t at[3] = {z, y, x};
+  const int64_t n[3] = {g.n0, g.n1, g.n2};
+  const bool on_sample = t <= 0.0 || t >= 1.0;
+  if (t >= 1.0) at[axis] += 1;
+  int64_t lo[3], hi[3];
+  for (int k = 0; k < 3; ++k) {
+    const bool along = k == axis && !on_sample;
+    lo[k] = along || at[k] == 0 ? at[k] : at[k] - 1;
+    hi[k] = at[k] + 1 < n[k] ? at[k] + 1 : at[k];
+  }
+  double m = -INFINITY;
+  for (int64_t i = lo[0]; i <= hi[0]; ++i)
+    for (int64_t j = lo[1]; j <= hi[1]; ++j)
+      for (int64_t l = lo[2]; l <= hi[2]; ++l) {
+        const double v = to_double(vol[g.offset(i, j, l)]);
+        if (v > m || v != v) m = v;  // once NaN, nothing is greater
+      }
+  return m;
+}
+
+// Writes the vertex on the edge from node (z, y, x) along `axis` (0 = z, 1 = y, 2 = x); its
+// normal (toward lower values, unit length, in physical units) when `normal` is not null; its
+// cells' largest sample (cells_max) when `value` is not null.
 template <class T>
 VRN_HD void write_vertex(const T* vol, const Grid& g, const VertexParams& vp, int64_t z, int64_t y, int64_t x,
-                         int axis, float* vert, float* normal) {
+                         int axis, float* vert, float* normal, float* value) {
   const int64_t step = axis == 0 ? g.s0 : (axis == 1 ? g.s1 : g.s2);
   const T* p = vol + g.offset(z, y, x);
   const double t = edge_t(to_double(p[0]), to_double(p[step]), vp.level);
@@ -154,6 +195,7 @@ VRN_HD void write_vertex(const T* vol, const Grid& g, const VertexParams& vp, in
     const double pos = k == axis ? idx[k] + t : idx[k];
     vert[k] = static_cast<float>(pos * vp.spacing[k]);
   }
+  if (value) *value = static_cast<float>(cells_max(vol, g, z, y, x, axis, t));
   if (normal) {
     const int64_t z1 = z + (axis == 0), y1 = y + (axis == 1), x1 = x + (axis == 2);
     double n[3], len2 = 0.0;
@@ -167,10 +209,10 @@ VRN_HD void write_vertex(const T* vol, const Grid& g, const VertexParams& vp, in
   }
 }
 
-// Writes the row's vertices at verts[3 * first ...] (and normals, if not null).
+// Writes the row's vertices at verts[3 * first ...] (and normals and values, where not null).
 template <class T>
 VRN_HD void emit_row_vertices(const T* vol, const uint32_t* bits, const Grid& g, const VertexParams& vp, int64_t z,
-                              int64_t y, int64_t first, float* verts, float* normals) {
+                              int64_t y, int64_t first, float* verts, float* normals, float* values) {
   const uint32_t* a = row_bits(bits, g, z, y);
   const bool has_y = y + 1 < g.n1, has_z = z + 1 < g.n0;
   const uint32_t* b = has_y ? row_bits(bits, g, z, y + 1) : a;
@@ -183,7 +225,8 @@ VRN_HD void emit_row_vertices(const T* vol, const uint32_t* bits, const Grid& g,
                                    : a[w] ^ (axis == 1 ? b[w] : c[w]);
       for (uint32_t bitsleft = m; bitsleft; bitsleft &= bitsleft - 1u, ++v) {
         const int64_t x = w * 32 + ctz32(bitsleft);
-        write_vertex(vol, g, vp, z, y, x, axis, verts + 3 * v, normals ? normals + 3 * v : nullptr);
+        write_vertex(vol, g, vp, z, y, x, axis, verts + 3 * v, normals ? normals + 3 * v : nullptr,
+                     values ? values + v : nullptr);
       }
     }
   }
@@ -205,10 +248,18 @@ VRN_HD void edge_source(int e, int& list, int& dx) {
 }
 
 struct RowOffsets {
-  const int64_t* vfirst;  // first vertex id of each row
+  const int64_t* vfirst;  // first vertex id of each row of the volume, in the batch's numbering
   const int64_t* nx;      // crossed x-edges per row
   const int64_t* ny;      // crossed y-edges per row
+  int64_t vbase;          // the volume's first vertex id: its face indices count from here
 };
+
+// The offsets of volume `volume`'s rows within per-row arrays that span the whole batch.
+VRN_HD RowOffsets volume_offsets(const int64_t* vfirst, const int64_t* nx, const int64_t* ny, const Grid& g,
+                                 int64_t volume) {
+  const int64_t r0 = volume * g.rows();
+  return RowOffsets{vfirst + r0, nx + r0, ny + r0, vfirst[r0]};
+}
 
 // Writes the triangles of the row's cells at faces[3 * first ...]. Requires y + 1 < n1, z + 1 < n0.
 template <class Index, class TriTable>
@@ -223,6 +274,7 @@ VRN_HD void emit_row_triangles(const uint32_t* bits, const Grid& g, const RowOff
       ro.vfirst[ra], ro.vfirst[rb], ro.vfirst[rc], ro.vfirst[rd],
       ro.vfirst[ra] + ro.nx[ra], ro.vfirst[rc] + ro.nx[rc],
       ro.vfirst[ra] + ro.nx[ra] + ro.ny[ra], ro.vfirst[rb] + ro.nx[rb] + ro.ny[rb]};
+  for (int64_t& b : base) b -= ro.vbase;
   Index* out = faces + 3 * first;
   for (int64_t w = 0; w < g.words; ++w) {
     const CellWords cw = cell_words(a, b, c, d, w, g);

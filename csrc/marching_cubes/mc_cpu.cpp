@@ -52,7 +52,7 @@ void release_workspace(std::unique_ptr<McWorkspace> ws) {
 }
 
 void run_rows(void (*kernel)(const McArgs&, int64_t, int64_t), const McArgs& a, int num_threads) {
-  const int64_t rows = a.shape[0] * a.shape[1];
+  const int64_t rows = a.batch * a.shape[0] * a.shape[1];
   parallel_for((rows + kRowGrain - 1) / kRowGrain, 1, num_threads, [&](int64_t chunk) {
     const int64_t r0 = chunk * kRowGrain;
     kernel(a, r0, r0 + kRowGrain < rows ? r0 + kRowGrain : rows);
@@ -60,31 +60,36 @@ void run_rows(void (*kernel)(const McArgs&, int64_t, int64_t), const McArgs& a, 
 }
 }  // namespace
 
-McPlan::McPlan(const void* data, int dtype, const int64_t shape[3], const int64_t strides[3], double level,
-               int num_threads) {
+McPlan::McPlan(const void* data, int dtype, const int64_t shape[3], const int64_t strides[3], int64_t batch,
+               int64_t batch_stride, double level, int num_threads) {
   for (int k = 0; k < 3; ++k)
     if (shape[k] < 2) throw std::invalid_argument("vrnfast: volume must be at least 2x2x2");
-  const int64_t rows = shape[0] * shape[1], words = (shape[2] + 31) / 32;
+  if (batch < 1) throw std::invalid_argument("vrnfast: a batch needs at least one volume");
+  const int64_t volume_rows = shape[0] * shape[1], rows = batch * volume_rows, words = (shape[2] + 31) / 32;
   ws_ = acquire_workspace(static_cast<size_t>(rows * words), static_cast<size_t>(rows));
   int64_t* per_row[6];
   for (int k = 0; k < 6; ++k) per_row[k] = ws_->per_row.get() + k * ws_->rows_capacity;
-  args_ = McArgs{data, dtype, {shape[0], shape[1], shape[2]}, {strides[0], strides[1], strides[2]}, level,
-                 {1.0, 1.0, 1.0}, ws_->bits.get(), per_row[0], per_row[1], per_row[2], per_row[3], per_row[4],
-                 per_row[5], nullptr, nullptr, false, nullptr};
+  args_ = McArgs{data, dtype, {shape[0], shape[1], shape[2]}, {strides[0], strides[1], strides[2]}, batch,
+                 batch_stride, level, {1.0, 1.0, 1.0}, ws_->bits.get(), per_row[0], per_row[1], per_row[2],
+                 per_row[3], per_row[4], per_row[5], nullptr, nullptr, false, nullptr, nullptr};
   const McKernels& k = mc_kernels();
   run_rows(k.classify, args_, num_threads);
   run_rows(k.count, args_, num_threads);
-  for (int64_t r = 0; r < rows; ++r) {  // exclusive scans; a few microseconds
+  volume_verts_.assign(static_cast<size_t>(batch), 0);
+  volume_tris_.assign(static_cast<size_t>(batch), 0);
+  for (int64_t r = 0; r < rows; ++r) {  // exclusive scans over the whole batch; a few microseconds
     args_.vfirst[r] = num_verts_;
     args_.tfirst[r] = num_tris_;
     num_verts_ += args_.nverts[r];
     num_tris_ += args_.ntris[r];
+    volume_verts_[r / volume_rows] += args_.nverts[r];
+    volume_tris_[r / volume_rows] += args_.ntris[r];
   }
 }
 
 McPlan::~McPlan() { release_workspace(std::move(ws_)); }
 
-void McPlan::emit(const double spacing[3], float* verts, void* faces, bool faces_int64, float* normals,
+void McPlan::emit(const double spacing[3], float* verts, void* faces, bool faces_int64, float* normals, float* values,
                   int num_threads) const {
   McArgs a = args_;
   for (int k = 0; k < 3; ++k) a.spacing[k] = spacing[k];
@@ -92,6 +97,7 @@ void McPlan::emit(const double spacing[3], float* verts, void* faces, bool faces
   a.faces = faces;
   a.faces_int64 = faces_int64;
   a.normals = normals;
+  a.values = values;
   run_rows(mc_kernels().emit, a, num_threads);
 }
 

@@ -7,20 +7,22 @@ namespace vrn {
 namespace cpu {
 
 struct McArgs {
-  const void* data;  // element (0, 0, 0)
+  const void* data;  // element (0, 0, 0) of volume 0
   int dtype;         // vrn::DType code
   int64_t shape[3], strides[3];
+  int64_t batch, batch_stride;  // volumes, and the element stride from one to the next
   double level;
   double spacing[3];
-  uint32_t* bits;                                      // rows * words
-  int64_t *nx, *ny, *nverts, *ntris, *vfirst, *tfirst;  // per row
+  uint32_t* bits;                                      // batch rows * words
+  int64_t *nx, *ny, *nverts, *ntris, *vfirst, *tfirst;  // per batch row
   float* verts;
   void* faces;
   bool faces_int64;
   float* normals;  // may be null
+  float* values;   // may be null
 };
 
-// Each runs rows [r0, r1): classify (volume -> bits), count (bits -> per-row counts),
+// Each runs batch rows [r0, r1) (see batch_row in mc_cell.h): classify (volume -> bits), count (bits -> per-row counts),
 // emit (bits + scanned offsets -> vertices and faces).
 struct McKernels {
   const char* isa;

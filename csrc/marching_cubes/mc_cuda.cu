@@ -1,12 +1,14 @@
 // CUDA driver of marching cubes: the same per-row logic as the CPU (mc_cell.h), one thread per
 // row for counting and emitting, a warp ballot per 32 nodes for classification, CUB for the scans.
-// No atomics: every row writes at its scanned offsets, so output order equals the CPU's.
+// No atomics: every row writes at its scanned offsets, so output order equals the CPU's. A batch
+// of volumes is one run of rows, so it takes the same launches as one volume.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
 #include <cub/device/device_scan.cuh>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "../common/dispatch.h"
 #include "mc_cuda.h"
@@ -64,7 +66,8 @@ struct DeviceGuard {
   }
 };
 
-// Workspace layout: bits | per-row nx, ny, nverts, ntris, vfirst, tfirst | totals | CUB scratch.
+// Workspace layout: bits | per-row nx, ny, nverts, ntris, vfirst, tfirst | per-volume totals |
+// CUB scratch; rows and volumes of the whole batch.
 struct Workspace {
   uint32_t* bits;
   int64_t *nx, *ny, *nverts, *ntris, *vfirst, *tfirst, *totals;
@@ -74,7 +77,7 @@ struct Workspace {
 
   static size_t align(size_t n) { return (n + 255) & ~size_t{255}; }
 
-  Workspace(const Grid& g, void* base, size_t scan_bytes) {
+  Workspace(const VolumeDesc& v, void* base, size_t scan_bytes) {
     char* p = static_cast<char*>(base);
     size_t off = 0;
     auto take = [&](size_t bytes) {
@@ -82,21 +85,21 @@ struct Workspace {
       off += align(bytes);
       return q;
     };
-    const size_t rows = static_cast<size_t>(g.rows());
-    bits = reinterpret_cast<uint32_t*>(take(rows * g.words * sizeof(uint32_t)));
+    const size_t rows = static_cast<size_t>(v.rows());
+    bits = reinterpret_cast<uint32_t*>(take(rows * v.grid.words * sizeof(uint32_t)));
     int64_t** per_row[] = {&nx, &ny, &nverts, &ntris, &vfirst, &tfirst};
     for (int64_t** a : per_row) *a = reinterpret_cast<int64_t*>(take(rows * sizeof(int64_t)));
-    totals = reinterpret_cast<int64_t*>(take(2 * sizeof(int64_t)));
+    totals = reinterpret_cast<int64_t*>(take(2 * static_cast<size_t>(v.batch) * sizeof(int64_t)));
     scratch = take(scan_bytes);
     scratch_bytes = scan_bytes;
     total_bytes = off;
   }
 };
 
-size_t scan_scratch_bytes(const Grid& g) {
+size_t scan_scratch_bytes(const VolumeDesc& v) {
   size_t bytes = 0;
   check(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<int64_t*>(nullptr), static_cast<int64_t*>(nullptr),
-                                      g.rows()),
+                                      v.rows()),
         "cub scan size");
   return bytes;
 }
@@ -113,24 +116,27 @@ unsigned blocks_for(int64_t n) {
 // One warp per 32-node word of a row; the loop bound is uniform across a warp, so every lane
 // reaches the ballot.
 template <class T>
-__global__ void classify_kernel(const T* __restrict__ vol, Grid g, Level lv, uint32_t* __restrict__ bits) {
-  const int64_t total = g.rows() * g.words;
+__global__ void classify_kernel(const T* __restrict__ vol, Grid g, int64_t batch, int64_t batch_stride, Level lv,
+                                uint32_t* __restrict__ bits) {
+  const int64_t total = batch * g.rows() * g.words;
   const int lane = static_cast<int>(threadIdx.x & 31);
   const int64_t warps = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
   for (int64_t word = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; word < total;
        word += warps) {
-    const int64_t r = word / g.words, x = (word % g.words) * 32 + lane;
-    const bool in = x < g.n2 && inside(vol[g.offset(r / g.n1, r % g.n1, x)], lv);
+    const int64_t x = (word % g.words) * 32 + lane;
+    const BatchRow br = batch_row(g, word / g.words);
+    const bool in = x < g.n2 && inside(vol[br.volume * batch_stride + g.offset(br.z, br.y, x)], lv);
     const uint32_t m = __ballot_sync(0xffffffffu, in);
     if (lane == 0) bits[word] = m;
   }
 }
 
-__global__ void count_kernel(const uint32_t* __restrict__ bits, Grid g, int64_t* nx, int64_t* ny, int64_t* nverts,
-                             int64_t* ntris) {
+__global__ void count_kernel(const uint32_t* __restrict__ bits, Grid g, int64_t rows, int64_t* nx, int64_t* ny,
+                             int64_t* nverts, int64_t* ntris) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < g.rows(); r += stride) {
-    const RowCounts rc = count_row(bits, g, r / g.n1, r % g.n1, DeviceTriTable{});
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
+    const BatchRow br = batch_row(g, r);
+    const RowCounts rc = count_row(bits + br.volume * g.rows() * g.words, g, br.z, br.y, DeviceTriTable{});
     nx[r] = rc.x;
     ny[r] = rc.y;
     nverts[r] = rc.x + rc.y + rc.z;
@@ -138,21 +144,34 @@ __global__ void count_kernel(const uint32_t* __restrict__ bits, Grid g, int64_t*
   }
 }
 
+// Vertices and triangles of each volume, from the scans over the whole batch.
 __global__ void totals_kernel(const int64_t* vfirst, const int64_t* nverts, const int64_t* tfirst,
-                              const int64_t* ntris, int64_t last, int64_t* totals) {
-  totals[0] = vfirst[last] + nverts[last];
-  totals[1] = tfirst[last] + ntris[last];
+                              const int64_t* ntris, int64_t volume_rows, int64_t batch, int64_t* totals) {
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= batch) return;
+  const int64_t first = b * volume_rows, last = first + volume_rows - 1;
+  totals[2 * b] = vfirst[last] + nverts[last] - vfirst[first];
+  totals[2 * b + 1] = tfirst[last] + ntris[last] - tfirst[first];
 }
+
+struct BatchArrays {
+  int64_t rows, batch_stride;
+  const int64_t *vfirst, *nx, *ny, *tfirst;  // per batch row
+};
 
 template <class T, class Index>
 __global__ void emit_kernel(const T* __restrict__ vol, const uint32_t* __restrict__ bits, Grid g, VertexParams vp,
-                            RowOffsets ro, const int64_t* __restrict__ tfirst, float* __restrict__ verts,
-                            Index* __restrict__ faces, float* __restrict__ normals) {
+                            BatchArrays ba, float* __restrict__ verts, Index* __restrict__ faces,
+                            float* __restrict__ normals, float* __restrict__ values) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < g.rows(); r += stride) {
-    const int64_t z = r / g.n1, y = r % g.n1;
-    emit_row_vertices(vol, bits, g, vp, z, y, ro.vfirst[r], verts, normals);
-    if (z + 1 < g.n0 && y + 1 < g.n1) emit_row_triangles(bits, g, ro, z, y, tfirst[r], faces, DeviceTriTable{});
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < ba.rows; r += stride) {
+    const BatchRow br = batch_row(g, r);
+    const uint32_t* vbits = bits + br.volume * g.rows() * g.words;
+    emit_row_vertices(vol + br.volume * ba.batch_stride, vbits, g, vp, br.z, br.y, ba.vfirst[r], verts, normals,
+                      values);
+    if (br.z + 1 < g.n0 && br.y + 1 < g.n1)
+      emit_row_triangles(vbits, g, volume_offsets(ba.vfirst, ba.nx, ba.ny, g, br.volume), br.z, br.y, ba.tfirst[r],
+                         faces, DeviceTriTable{});
   }
 }
 
@@ -166,16 +185,16 @@ const char* runtime_error() {
   return cudaGetErrorString(err);
 }
 
-size_t workspace_bytes(const Grid& g, int device) {
+size_t workspace_bytes(const VolumeDesc& vol, int device) {
   DeviceGuard guard(device);
-  return Workspace(g, nullptr, scan_scratch_bytes(g)).total_bytes;
+  return Workspace(vol, nullptr, scan_scratch_bytes(vol)).total_bytes;
 }
 
-Totals count(const VolumeDesc& vol, double level, void* workspace, size_t workspace_size, uintptr_t stream_handle,
-             int device) {
+std::vector<Totals> count(const VolumeDesc& vol, double level, void* workspace, size_t workspace_size,
+                          uintptr_t stream_handle, int device) {
   DeviceGuard guard(device);
   const Grid& g = vol.grid;
-  const Workspace ws(g, workspace, scan_scratch_bytes(g));
+  const Workspace ws(vol, workspace, scan_scratch_bytes(vol));
   if (workspace_size < ws.total_bytes) throw std::invalid_argument("vrnfast: marching cubes workspace too small");
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
   cudaStreamCaptureStatus capture;
@@ -184,43 +203,47 @@ Totals count(const VolumeDesc& vol, double level, void* workspace, size_t worksp
     throw std::runtime_error("vrnfast: marching cubes cannot run inside CUDA graph capture (its output size is "
                              "read back to the host)");
   const Level lv = make_level(level);
-  const int64_t rows = g.rows();
+  const int64_t rows = vol.rows();
 
   VRN_DISPATCH_DTYPE(vol.dtype, {
     classify_kernel<scalar_t><<<blocks_for(rows * g.words * 32), kThreads, 0, stream>>>(
-        static_cast<const scalar_t*>(vol.data), g, lv, ws.bits);
+        static_cast<const scalar_t*>(vol.data), g, vol.batch, vol.batch_stride, lv, ws.bits);
   });
   check(cudaGetLastError(), "classify launch");
-  count_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(ws.bits, g, ws.nx, ws.ny, ws.nverts, ws.ntris);
+  count_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(ws.bits, g, rows, ws.nx, ws.ny, ws.nverts, ws.ntris);
   check(cudaGetLastError(), "count launch");
   size_t scratch = ws.scratch_bytes;
   check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.nverts, ws.vfirst, rows, stream), "vertex scan");
   check(cub::DeviceScan::ExclusiveSum(ws.scratch, scratch, ws.ntris, ws.tfirst, rows, stream), "triangle scan");
-  totals_kernel<<<1, 1, 0, stream>>>(ws.vfirst, ws.nverts, ws.tfirst, ws.ntris, rows - 1, ws.totals);
+  totals_kernel<<<blocks_for(vol.batch), kThreads, 0, stream>>>(ws.vfirst, ws.nverts, ws.tfirst, ws.ntris,
+                                                                 g.rows(), vol.batch, ws.totals);
   check(cudaGetLastError(), "totals launch");
-  int64_t host[2];
-  check(cudaMemcpyAsync(host, ws.totals, sizeof host, cudaMemcpyDeviceToHost, stream), "copy totals");
+  std::vector<int64_t> host(2 * static_cast<size_t>(vol.batch));
+  check(cudaMemcpyAsync(host.data(), ws.totals, host.size() * sizeof(int64_t), cudaMemcpyDeviceToHost, stream),
+        "copy totals");
   check(cudaStreamSynchronize(stream), "synchronize");
-  return Totals{host[0], host[1]};
+  std::vector<Totals> out(static_cast<size_t>(vol.batch));
+  for (size_t b = 0; b < out.size(); ++b) out[b] = Totals{host[2 * b], host[2 * b + 1]};
+  return out;
 }
 
 void emit(const VolumeDesc& vol, double level, const double spacing[3], void* workspace, float* verts, void* faces,
-          bool faces_int64, float* normals, uintptr_t stream_handle, int device) {
+          bool faces_int64, float* normals, float* values, uintptr_t stream_handle, int device) {
   DeviceGuard guard(device);
   const Grid& g = vol.grid;
-  const Workspace ws(g, workspace, scan_scratch_bytes(g));
+  const Workspace ws(vol, workspace, scan_scratch_bytes(vol));
   cudaStream_t stream = reinterpret_cast<cudaStream_t>(stream_handle);
   const VertexParams vp{level, {spacing[0], spacing[1], spacing[2]}};
-  const RowOffsets ro{ws.vfirst, ws.nx, ws.ny};
-  const unsigned blocks = blocks_for(g.rows());
+  const BatchArrays ba{vol.rows(), vol.batch_stride, ws.vfirst, ws.nx, ws.ny, ws.tfirst};
+  const unsigned blocks = blocks_for(vol.rows());
   VRN_DISPATCH_DTYPE(vol.dtype, {
     const scalar_t* v = static_cast<const scalar_t*>(vol.data);
     if (faces_int64)
-      emit_kernel<<<blocks, kThreads, 0, stream>>>(v, ws.bits, g, vp, ro, ws.tfirst, verts,
-                                                   static_cast<int64_t*>(faces), normals);
+      emit_kernel<<<blocks, kThreads, 0, stream>>>(v, ws.bits, g, vp, ba, verts, static_cast<int64_t*>(faces),
+                                                   normals, values);
     else
-      emit_kernel<<<blocks, kThreads, 0, stream>>>(v, ws.bits, g, vp, ro, ws.tfirst, verts,
-                                                   static_cast<int32_t*>(faces), normals);
+      emit_kernel<<<blocks, kThreads, 0, stream>>>(v, ws.bits, g, vp, ba, verts, static_cast<int32_t*>(faces),
+                                                   normals, values);
   });
   check(cudaGetLastError(), "emit launch");
 }
