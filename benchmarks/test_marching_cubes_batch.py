@@ -34,12 +34,14 @@ def batch(request):
     from vrnfast.data.synthetic import synthetic_sample
 
     if request.param.startswith("64"):
-        return request.param, np.stack([random_smooth((32,) * 3, sigma=2.0, seed=i) for i in range(64)]) + 0.5
-    depth, size = FACE_SHAPE[0], FACE_SHAPE[1]
-    vols = np.stack([synthetic_sample(i, seed=1, size=size, depth=depth)["volume"] for i in range(8)])
-    if "float32" in request.param:
-        vols = np.stack([_soften(v) for v in vols])
-    return request.param, vols
+        vols = np.stack([random_smooth((32,) * 3, sigma=2.0, seed=i) for i in range(64)]) + 0.5
+    else:
+        depth, size = FACE_SHAPE[0], FACE_SHAPE[1]
+        vols = np.stack([synthetic_sample(i, seed=1, size=size, depth=depth)["volume"] for i in range(8)])
+        if "float32" in request.param:
+            vols = np.stack([_soften(v) for v in vols])
+    sk_mc = pytest.importorskip("skimage.measure", reason="scikit-image not installed").marching_cubes
+    return request.param, vols, [len(sk_mc(v, 0.5, method="lorensen")[0]) for v in vols]
 
 
 def _counts(meshes):
@@ -99,15 +101,13 @@ IMPLS = {
 
 @pytest.mark.parametrize("impl", list(IMPLS), ids=[n.replace(" ", "_").replace(",", "") for n in IMPLS])
 def test_marching_cubes_batch(benchmark, request, batch, host_read_gbps, impl):
-    what, vols = batch
+    what, vols, ref = batch
     make, device = IMPLS[impl]
     run = make(vols, None)
     t0 = time.perf_counter()
     counts = _counts(run())  # warm-up, and it sizes the rounds
     first_s = time.perf_counter() - t0
-    sk_mc = pytest.importorskip("skimage.measure").marching_cubes
-    ref = [len(sk_mc(v, 0.5, method="lorensen")[0]) for v in vols]
-    if not impl.startswith("skimage"):
+    if not impl.startswith("skimage"):  # one vertex per crossed edge, as Lorensen's
         assert [v for v, _ in counts] == ref
 
     gbps = request.getfixturevalue("cuda_copy_gbps") if device == "cuda" else host_read_gbps

@@ -200,6 +200,37 @@ def test_warp_cuda_equals_cpu(dtype, shape):
 
 
 @requires_cuda
+@pytest.mark.parametrize("dtype", [torch.int16, torch.uint16, torch.int32])
+def test_warp_cuda_channels_and_other_projects_dtypes(dtype):
+    """(B, C, D, H, W) CT, microscopy and label-map volumes: one matrix per sample on every channel,
+    equal to the CPU kernel's result."""
+    g = torch.Generator().manual_seed(8)
+    shape = (2, 3, 19, 23, 30)
+    vol = (torch.rand(shape, generator=g) * 2000 - (0 if dtype == torch.uint16 else 1000)).to(dtype)
+    _, m3 = _params(shape[0]).matrices(*shape[3:], shape[2])
+    for mode in ("nearest", "trilinear"):
+        a = vrnfast.warp_volume(vol, m3, mode)
+        b = vrnfast.warp_volume(vol.cuda(), m3.cuda(), mode)
+        assert b.is_cuda and b.dtype == a.dtype and b.shape == a.shape
+        a, b = a.to(torch.float64), b.cpu().to(torch.float64)
+        if mode == "nearest":
+            assert (a != b).float().mean() < 1e-3
+        else:
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=0.5)
+
+
+@requires_cuda
+def test_warp_cupy_in_cupy_out():
+    cp = pytest.importorskip("cupy")
+    vol = (np.random.default_rng(3).random((2, 11, 13, 17)) * 3000 - 1000).astype(np.int16)  # (C, D, H, W)
+    _, m3 = _params(1).matrices(13, 17, 11)
+    ref = vrnfast.warp_volume(vol, m3[0].numpy(), "nearest")
+    out = vrnfast.warp_volume(cp.asarray(vol), m3[0].numpy(), "nearest")
+    assert isinstance(out, cp.ndarray) and out.dtype == np.int16
+    assert (cp.asnumpy(out) != ref).mean() < 1e-3
+
+
+@requires_cuda
 def test_augment_on_the_device_equals_the_cpu_and_never_waits():
     g = torch.Generator().manual_seed(4)
     img = (torch.rand(4, 3, 64, 64, generator=g) * 255).to(torch.uint8)
