@@ -122,7 +122,10 @@ setup(
     # triton is not a dependency: its kernels run only on CUDA tensors, and CUDA builds of torch
     # bring it; CPU-only installs skip its 300 MB wheel. The extra adds it (e.g. for the tests that
     # run the kernels in Triton's interpreter on the CPU).
-    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1", "trimesh>=4"],
+    install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=9.1", "trimesh>=4",
+                      "matplotlib>=3.6"],
+    # the browser viewer vendored for `reconstruct --format html` (vrnfast/viewer/: script and licences)
+    package_data={"vrnfast": ["viewer/*"]},
     extras_require={
         "triton": ["triton>=3.1; platform_system == 'Linux'"],
         # face detection (vrnfast.faces): dlib prebuilt, and its model files (about 100 MB)
@@ -131,6 +134,8 @@ setup(
         "video": ["imageio>=2.28", "imageio-ffmpeg>=0.4.9"],
         # the authors' Torch7 model (vrnfast convert)
         "convert": ["torchfile>=0.1"],
+        # TensorBoard event files (vrnfast train --tensorboard)
+        "tb": ["tensorboard>=2.12"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20", "monai>=1.3"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },
