@@ -469,12 +469,9 @@ class Trainer:
             w.writeheader()
             for row in self.history:
                 w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        from .plot import plot_lines
+        from .plot import plot_training
 
-        ep = [r["epoch"] for r in self.history]
-        plot_lines(self.out / "loss.png", {"train loss": (ep, [r["train_loss"] for r in self.history]),
-                                          "val loss": (ep, [r["val_loss"] for r in self.history])},
-                   title=f"{self.cfg.model} ({self.cfg.preset})", xlabel="epoch", ylabel="sigmoid BCE")
+        plot_training(self.out / "loss.png", self.history, title=f"{self.cfg.model} ({self.cfg.preset})")
 
 
 def config_from_args(args) -> TrainConfig:
