@@ -56,8 +56,8 @@ class Outputs:
         for flag, given in (("-o", out), ("--preview", preview)):
             if given and Path(given).suffix and not Path(given).is_dir() and not single:
                 fail(f"{flag} {given}: with several images, a folder or a video, give a directory")
-        if self.file is not None and self.file.suffix.lower() not in (".obj", ".glb", ".ply"):
-            fail(f"-o {out}: the mesh file must end in .obj, .glb or .ply")
+        if self.file is not None and self.file.suffix.lower() not in (".obj", ".glb", ".ply", ".html"):
+            fail(f"-o {out}: the mesh file must end in .obj, .glb, .ply or .html")
         self.dir = Path(out) if out and self.file is None else Path(".")
         self.suffix = self.file.suffix if self.file is not None else f".{fmt}"
         self.preview_file = Path(preview) if single and preview and Path(preview).suffix else None
@@ -147,7 +147,7 @@ class Run:
             image = job.frame.image
             path = self.outputs.mesh(job)
             t0 = time.perf_counter()
-            files = self.rec.save(mesh, path, image)
+            files = self.rec.save(mesh, path, image, job.framing.landmarks)
             seconds = {"detection": job.detection_s, **mesh.seconds, "write": time.perf_counter() - t0}
             line = f"{job.frame.label} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
             pv = self.outputs.preview(job)

@@ -1,5 +1,6 @@
 """Face meshes with the photo as their texture: OBJ + MTL + PNG (vrnfast.io's fast OBJ writer),
-and binary glTF 2.0 (GLB) with the texture embedded (trimesh).
+binary glTF 2.0 (GLB) with the texture embedded (trimesh), and a page that shows the GLB in a
+browser (vrnfast.pages).
 
 A reconstructed mesh's vertices live in the photo's pixels (x right, y down), so each vertex's
 texture coordinate is its own image position: the texture is the photo's region under the mesh,
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMATS = ("obj", "glb", "ply")
+FORMATS = ("obj", "glb", "ply", "html")
 # zlib level of the OBJ's texture. Measured on a 600 x 600 face of a photo (2-core AMD EPYC):
 # level 1 took 39 ms for 491 kB, Pillow's default 6 took 166 ms for 436 kB
 PNG_COMPRESSION = 1
@@ -66,18 +67,25 @@ def _png(texture, f):
 
 
 def save_glb(path, mesh, image=None) -> list[Path]:
+    """glb_bytes() written to `path`; the files written."""
+    from .io import _atomic_write
+
+    path = Path(path)
+    data = glb_bytes(mesh, image, name=path.stem)
+    _atomic_write(path, lambda f: f.write(data))
+    return [path]
+
+
+def glb_bytes(mesh, image=None, name="face") -> bytes:
     """Binary glTF 2.0 in glTF's axes (IMAGE_TO_GLTF of the image pixels): the photo's texture
     embedded (a matte material seen from both sides), or without `image` the mesh's vertex
     colours."""
     import trimesh
     from PIL import Image
 
-    from .io import _atomic_write
-
-    path = Path(path)
     if image is not None:
         texture, origin = texture_region(image, mesh.verts)
-        material = trimesh.visual.material.PBRMaterial(name=path.stem, baseColorTexture=Image.fromarray(texture),
+        material = trimesh.visual.material.PBRMaterial(name=name, baseColorTexture=Image.fromarray(texture),
                                                        metallicFactor=0.0, roughnessFactor=1.0, doubleSided=True)
         visual = trimesh.visual.TextureVisuals(uv=texture_coordinates(mesh.verts, origin, texture.shape),
                                                material=material)
@@ -87,14 +95,14 @@ def save_glb(path, mesh, image=None) -> list[Path]:
     normals = np.asarray(mesh.normals, np.float64) @ IMAGE_TO_GLTF.T if len(mesh.verts) else None
     tm = trimesh.Trimesh(np.asarray(mesh.verts, np.float64) @ IMAGE_TO_GLTF.T, mesh.faces, vertex_normals=normals,
                          visual=visual, process=False)
-    data = trimesh.exchange.gltf.export_glb(trimesh.Scene(tm), include_normals=True)
-    _atomic_write(path, lambda f: f.write(data))
-    return [path]
+    return trimesh.exchange.gltf.export_glb(trimesh.Scene(tm), include_normals=True)
 
 
-def save_face_mesh(path, mesh, image=None) -> list[Path]:
+def save_face_mesh(path, mesh, image=None, landmarks=None) -> list[Path]:
     """A reconstructed face by the path's suffix: .obj (textured with `image`, else vertex
-    colours), .glb (likewise), .ply (vertex colours); the files written."""
+    colours), .glb (likewise), .ply (vertex colours), .html (the textured face in 3-D beside the
+    photo, with `landmarks` (N, 2) in the photo's pixels as dots; needs `image`); the files
+    written."""
     from .io import save_mesh
 
     path = Path(path)
@@ -103,8 +111,14 @@ def save_face_mesh(path, mesh, image=None) -> list[Path]:
         return save_textured_obj(path, mesh, image)
     if suffix == ".glb":
         return save_glb(path, mesh, image)
+    if suffix == ".html":
+        if image is None:
+            raise ValueError("an .html page needs the photo: pass image")
+        from .pages import save_face_page
+
+        return save_face_page(path, mesh, image, landmarks)
     if suffix not in (".obj", ".ply"):
-        raise ValueError(f"path must end in .obj, .glb or .ply, got {str(path)!r}")
+        raise ValueError(f"path must end in .obj, .glb, .ply or .html, got {str(path)!r}")
     save_mesh(path, mesh.verts, mesh.faces, colors=mesh.colors, normals=mesh.normals)
     return [path]
 

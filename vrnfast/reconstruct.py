@@ -34,12 +34,13 @@ class Mesh:
     crop: Crop | None = None  # how the image was framed for the network
     seconds: dict = field(default_factory=dict)  # the time it took, per stage
 
-    def save(self, path, image=None) -> list:
+    def save(self, path, image=None, landmarks=None) -> list:
         """.ply (vertex colours), .obj or .glb: textured with the photo `image` it was made from,
-        else vertex-coloured (vrnfast.export); the files written."""
+        else vertex-coloured; .html: a page showing it in 3-D beside the photo, with the photo's
+        `landmarks` (N, 2) as dots (vrnfast.export); the files written."""
         from .export import save_face_mesh
 
-        return save_face_mesh(path, self, image)
+        return save_face_mesh(path, self, image, landmarks)
 
 
 def load_image(image) -> np.ndarray:
@@ -323,9 +324,9 @@ class Reconstructor:
         """The coloured mesh of one image (a path or an array), in its pixel coordinates."""
         return self.meshes([image], [bbox], [landmarks])[0]
 
-    def save(self, mesh: Mesh, path, image=None) -> list:
+    def save(self, mesh: Mesh, path, image=None, landmarks=None) -> list:
         """mesh.save, timed; the files written."""
         t0 = time.perf_counter()
-        files = mesh.save(path, image)
+        files = mesh.save(path, image, landmarks)
         self.timings.write += time.perf_counter() - t0
         return files
