@@ -166,9 +166,12 @@ def summarise(rows):
     return out
 
 
-def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", progress=True, precision="auto"):
+def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", progress=True, precision="auto",
+             on_face=None):
     """Scores a checkpoint on a test set ("synthetic": faces of a seed never trained on, or a
-    dataset directory): the JSON-ready dict of summarise() plus "samples" (one row per face)."""
+    dataset directory): the JSON-ready dict of summarise() plus "samples" (one row per face).
+    on_face(sample, prob, row, z_scale), when given, sees every face as it is scored (e.g.
+    vrnfast.report.WorstFaces)."""
     from tqdm import tqdm
 
     from .reconstruct import Reconstructor
@@ -193,6 +196,8 @@ def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", 
                 heat = out["heatmaps"].cpu().numpy() if out["heatmaps"] is not None else [None] * len(batch)
                 for s, prob, hm in zip(batch, probs, heat):
                     rows.append(score_sample(s, prob, baseline_points, baseline, hm, rec.z_scale))
+                    if on_face is not None:
+                        on_face(s, prob, rows[-1], rec.z_scale)
                 bar.update(len(batch))
                 batch = []
     if any(r["yaw"] is None for r in rows):
