@@ -109,7 +109,10 @@ PAGE_SCRIPT = """
   const show = (on) => document.body.classList.toggle("no-landmarks", !on);
   if (params.get("landmarks") === "off" && toggle) toggle.checked = false;
   if (toggle) { show(toggle.checked); toggle.addEventListener("change", () => show(toggle.checked)); }
-  if (params.get("orbit")) viewer.setAttribute("camera-orbit", params.get("orbit").split(",").join(" ") + " auto");
+  if (params.get("orbit")) {
+    viewer.setAttribute("camera-orbit", params.get("orbit").split(",").join(" ") + " auto");
+    viewer.updateComplete.then(() => viewer.jumpCameraToGoal());  // there at once, not in an animation
+  }
   viewer.addEventListener("load", () => document.body.dataset.loaded = "yes");
   viewer.addEventListener("error", () => document.body.dataset.loaded = "error");
   if (!window.WebGLRenderingContext) document.getElementById("no-webgl").style.display = "flex";

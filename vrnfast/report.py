@@ -132,6 +132,12 @@ interocular distance; the baseline is the mean shape of the training faces.</p>
 <img id="ced" alt="CED plot of model and baseline" src="{data_uri('image/png', ced_png)}"></div>
 </div>
 {worst_html}
+<script>
+  // for a reader of the DOM (the browser tests): the plot decoded to its real size
+  const ced = document.getElementById("ced");
+  const mark = () => document.body.dataset.ced = ced.naturalWidth + "x" + ced.naturalHeight;
+  ced.complete ? mark() : ced.addEventListener("load", mark);
+</script>
 </body></html>
 """
 
