@@ -21,7 +21,7 @@ def _cmd_example(args):
 
 
 def _cmd_train(args):
-    from .train import Trainer, config_from_args
+    from .train import TensorBoardUnavailable, Trainer, config_from_args
 
     try:
         cfg = config_from_args(args)
@@ -33,12 +33,13 @@ def _cmd_train(args):
         sys.exit(f"vrnfast train: --resume: no {Path(cfg.out) / 'last.pt'} to continue from")
     try:
         trainer = Trainer(cfg, resume=args.resume)
-    except ValueError as e:
+    except (ValueError, TensorBoardUnavailable) as e:
         sys.exit(f"vrnfast train: {e}")
     if trainer.rank == 0:
         ranks = f" x {trainer.world} processes" if trainer.world > 1 else ""
-        how = [f"augmentation on the {'device' if trainer.augment_on == 'device' else 'DataLoader workers'}"
-               if cfg.augment else "no augmentation"] + ["bf16 autocast"] * trainer.amp
+        how = ([f"augmentation on the {'device' if trainer.augment_on == 'device' else 'DataLoader workers'}"
+                if cfg.augment else "no augmentation"] + ["bf16 autocast"] * trainer.amp
+               + [f"TensorBoard events in {trainer.out / 'tensorboard'}"] * cfg.tensorboard)
         print(f"training {cfg.model} ({cfg.preset}) on {cfg.data} -> {trainer.out} on {trainer.device}{ranks}"
               f"{' with plain PyTorch ops (--reference)' if cfg.reference else ''} ({', '.join(how)})")
     history = trainer.fit()
@@ -230,6 +231,9 @@ def build_parser():
                    help="bf16 autocast of the network (default: on for CUDA, off on the CPU)")
     t.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, help="epoch after which lr is divided by 10")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to OUT/tensorboard: each epoch's losses, IoUs, lr, "
+                        "samples/s and a preview of a validation face's reconstruction (the tb extra)")
     t.set_defaults(fn=_cmd_train)
 
     r = sub.add_parser("reconstruct", help="photos, folders, videos -> a textured mesh and a record per face")

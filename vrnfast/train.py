@@ -6,7 +6,10 @@ every stack's volume (and, for Guided / Multitask, on the landmark heatmaps), fu
 in plain PyTorch with --reference. Every sample and its augmentation derive from (seed, epoch,
 index), so results do not depend on the number of workers and a resumed run continues bit for bit.
 OUT holds last.pt / best.pt (atomic, loadable with weights_only=True), config.json, log.csv (one
-row per epoch) and loss.png. Ctrl-C saves last.pt where the run stands, then exits.
+row per epoch) and loss.png; with tensorboard=True (--tensorboard, the [tb] extra) also
+OUT/tensorboard/, TensorBoard event files: each epoch the scalars of TENSORBOARD_SCALARS (log.csv's
+numbers) and a preview of the first validation face's reconstruction. Ctrl-C saves last.pt where
+the run stands, then exits.
 
 Several processes: `torchrun --standalone --nproc_per_node N -m vrnfast train --out DIR ...` runs
 DistributedDataParallel (NCCL on GPUs, gloo on the CPU); rank r takes every N-th batch of the same
@@ -37,6 +40,27 @@ from .ops.sigmoid_bce import sigmoid_bce
 
 LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "val_loss", "val_iou", "baseline_iou", "samples_per_s"]
 VAL_SEED_OFFSET = 1_000_003  # the held-out synthetic faces: another seed, never trained on
+# TensorBoard scalar tag -> the log.csv field it plots (one value per epoch, step = the epoch)
+TENSORBOARD_SCALARS = {"loss/train": "train_loss", "loss/val": "val_loss", "iou/val": "val_iou",
+                       "iou/baseline": "baseline_iou", "lr": "lr", "samples_per_s": "samples_per_s"}
+TENSORBOARD_PREVIEW = "preview/val_face_0"  # image tag: [input | front | side] of validation face 0
+PREVIEW_SIZE = 128  # the preview's panel height in pixels: (128, 384, 3) for square faces
+TENSORBOARD_HINT = "pip install 'vrnfast[tb]' (tensorboard)"
+
+
+class TensorBoardUnavailable(ImportError):
+    """tensorboard=True without the tensorboard package."""
+
+
+def summary_writer_class():
+    """torch.utils.tensorboard.SummaryWriter; TensorBoardUnavailable, naming the extra, when the
+    tensorboard package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise TensorBoardUnavailable("TensorBoard logging (--tensorboard) needs the tensorboard package: "
+                                     f"{TENSORBOARD_HINT}") from None
+    return SummaryWriter
 
 
 # Per-preset schedules. The paper's: RMSProp at 1e-4, divided by 10 after 40 epochs; the smaller
@@ -69,6 +93,7 @@ class TrainConfig:
     #                                   device on CUDA (Triton), workers on the CPU
     amp: str = "auto"                 # "bf16" | "off"; auto: bf16 autocast on CUDA, off on the CPU
     device: str = "auto"
+    tensorboard: bool = False         # event files in OUT/tensorboard (the [tb] extra)
 
     def __post_init__(self):
         if self.preset not in PRESET_TRAINING:
@@ -270,6 +295,9 @@ def _distributed():
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume=False, progress=True):
         self.cfg = cfg
+        # before anything else (every rank alike): a missing extra fails the run before it starts
+        self._summary_writer = summary_writer_class() if cfg.tensorboard else None
+        self.tensorboard = None  # the SummaryWriter while fit() runs (rank 0, tensorboard=True)
         self.rank, self.world = _distributed()
         self.progress = progress and self.rank == 0
         self.out = Path(cfg.out or time.strftime("runs/%Y%m%d-%H%M%S"))
@@ -389,6 +417,10 @@ class Trainer:
 
         previous = signal.signal(signal.SIGINT, self.request_stop)
         try:
+            if self._summary_writer is not None and self.rank == 0:
+                # purge_step: a resumed run drops the events a crash left past its last checkpoint
+                self.tensorboard = self._summary_writer(str(self.out / "tensorboard"),
+                                                        purge_step=self.epoch + 1 if self.epoch else None)
             while self.epoch < self.cfg.epochs:
                 loss_sum, seen, t0 = 0.0, 0, time.perf_counter()
                 loader = self._loader()
@@ -415,6 +447,9 @@ class Trainer:
                 self._end_epoch(loss_sum / max(seen, 1), seen / (time.perf_counter() - t0))
         finally:
             signal.signal(signal.SIGINT, previous)
+            if self.tensorboard is not None:
+                self.tensorboard.close()  # flushes
+                self.tensorboard = None
         return self.history
 
     def summary(self) -> str:
@@ -458,10 +493,39 @@ class Trainer:
             self.best_iou = max(self.best_iou, val_iou)
             save_checkpoint([self.out / "last.pt"] + [self.out / "best.pt"] * improved, self._state())
             self._write_logs()
+            if self.tensorboard is not None:
+                self._log_tensorboard(self.history[-1])
             if self.progress:
                 print(f"epoch {self.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val IoU "
                       f"{val_iou:.3f} (mean-shape baseline {self.baseline_iou:.3f}), {samples_per_s:.1f} samples/s")
         self._barrier()
+
+    @torch.no_grad()
+    def preview(self, size=PREVIEW_SIZE):
+        """[input | front | side] (vrnfast.render.preview) of the first validation face's
+        reconstruction by the current model in eval mode: (size, 3 * size, 3) uint8 for square
+        faces. The model's training mode is restored."""
+        from .io import volume_to_image
+        from .ops.marching_cubes import marching_cubes
+        from .render import preview
+
+        image = self.val[0][:1]
+        model, was_training = self.module, self.module.training
+        model.eval()
+        try:
+            with self._autocast():
+                out = model(normalize(image.to(self.device)).contiguous(memory_format=self.layout))
+            prob = out["volume"][-1][0].float().sigmoid()
+        finally:
+            model.train(was_training)
+        verts, faces = (a.cpu().numpy() for a in marching_cubes(prob, 0.5))  # on the device
+        return preview(image[0].numpy(), volume_to_image(verts), faces[:, ::-1], size=size)
+
+    def _log_tensorboard(self, row):
+        for tag, key in TENSORBOARD_SCALARS.items():
+            self.tensorboard.add_scalar(tag, row[key], row["epoch"])
+        self.tensorboard.add_image(TENSORBOARD_PREVIEW, self.preview(), row["epoch"], dataformats="HWC")
+        self.tensorboard.flush()
 
     def _write_logs(self):
         with open(self.out / "log.csv", "w", newline="") as f:
