@@ -127,7 +127,7 @@ def test_degenerate_and_non_finite_histories_still_plot(tmp_path, rows):
     for ax in fig.axes:
         lo, hi = ax.get_ylim()
         assert math.isfinite(lo) and math.isfinite(hi) and lo < hi
-        for label, (x, y) in curves(ax).items():
+        for x, y in curves(ax).values():
             assert len(x) == len(y) == len(rows)
     # non-finite values are gaps (NaN), finite ones are kept as given
     expected = np.array([r["train_loss"] for r in rows], float)
@@ -201,7 +201,7 @@ def test_ced_figure_curves_limits_and_legend(tmp_path):
     assert legend_labels(ax) == [f"VRN (AUC {vrn_auc:.3f}, mean {vrn.mean():.3f})",
                                  f"mean-shape baseline (AUC {base_auc:.3f}, mean {np.nanmean(base):.3f}, 1 failed)"]
     assert [line.get_label() for line in lines] == legend_labels(ax)
-    fmt, mode, img = load(tmp_path / "ced.png")
+    fmt, _, img = load(tmp_path / "ced.png")
     assert fmt == "PNG" and img.shape[:2] == (420, 640)
     assert [p.name for p in tmp_path.iterdir()] == ["ced.png"]
 
