@@ -110,7 +110,7 @@ def test_glb_is_upright_in_gltf_axes_and_without_a_photo_keeps_vertex_colours(tm
     from_winding = back.face_normals
     stored = back.vertex_normals[back.faces].mean(axis=1)
     assert np.mean(np.sum(from_winding * stored, axis=1)) > 0.8
-    with pytest.raises(ValueError, match=r"must end in .obj, .glb or .ply"):
+    with pytest.raises(ValueError, match=r"must end in .obj, .glb, .ply or .html"):
         save_face_mesh(tmp_path / "c.stl", mesh)
 
 

@@ -242,3 +242,39 @@ def test_a_browser_shows_the_report(chromium, tmp_path):
     box = chromium.eval("(r => [r.left, r.top, r.right, r.bottom])(document.getElementById('ced').getBoundingClientRect())")
     l, t, r, b = (int(round(v)) for v in box)
     assert drawn(shot[t:b, l:r], "#ffffff") > 0.9  # the plot is on the screen where the page put it
+
+
+# ---- from the command line ------------------------------------------------------------------------
+
+def test_reconstruct_writes_a_page_per_face(tiny_checkpoint, tmp_path, capsys):
+    from vrnfast.cli import main
+
+    s = synthetic_sample(5, seed=3, size=64, depth=64)
+    Image.fromarray(s["image"].transpose(1, 2, 0)).save(tmp_path / "a.png")
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "out"),
+          "--format", "html", "--detector", "none"])
+    page = (tmp_path / "out" / "a.html").read_text()
+    record = __import__("json").loads((tmp_path / "out" / "a.json").read_text())
+    assert record["mesh"] == [str(tmp_path / "out" / "a.html")]
+    (glb,) = decoded(page, "model/gltf-binary")
+    assert glb[:4] == b"glTF" and f"{record['vertices']:,} vertices" in page
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "b.html"),
+          "--detector", "none"])
+    assert (tmp_path / "b.html").read_text().startswith("<!doctype html>")
+
+
+def test_evaluate_writes_the_report(tiny_checkpoint, tmp_path, capsys):
+    from vrnfast.cli import main
+
+    main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "12", "--json", str(tmp_path / "r.json"),
+          "--html", str(tmp_path / "report.html")])
+    assert "report.html" in capsys.readouterr().out
+    result = __import__("json").loads((tmp_path / "r.json").read_text())
+    page = (tmp_path / "report.html").read_text()
+    assert decoded(page, "image/png")[0] == (tmp_path / "r-ced.png").read_bytes()
+    names = re.findall(r"<figcaption><b>\d+\. ([^<]+)</b>", page)
+    worst = sorted(result["samples"], key=lambda r: -np.inf if r["nme"] is None else -r["nme"])[:10]
+    assert names == [r["name"] for r in worst]
+    assert table(page, "metrics")[0][1] == f"{result['nme_mean']:.4f}"
+    with pytest.raises(SystemExit, match="must end in .html"):
+        main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "1", "--html", str(tmp_path / "r.pdf")])

@@ -215,7 +215,7 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
           "--detector", "none"])
     assert (tmp_path / "one.obj").read_text().startswith("mtllib one.mtl\nusemtl one\nv ")  # textured
     assert (tmp_path / "one.png").is_file() and "map_Kd one.png" in (tmp_path / "one.mtl").read_text()
-    with pytest.raises(SystemExit, match=r"must end in .obj, .glb or .ply"):
+    with pytest.raises(SystemExit, match=r"must end in .obj, .glb, .ply or .html"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "x.stl")])
     with pytest.raises(SystemExit, match="--bbox must be x,y,w,h"):
         main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "--bbox", "1,2,3"])

@@ -101,14 +101,26 @@ def _cmd_evaluate(args):
     stem = f"eval-{ck.stem}-{Path(args.data).name if args.data != 'synthetic' else 'synthetic'}"
     json_path = Path(args.json) if args.json else ck.parent / f"{stem}.json"
     ced_path = Path(args.ced) if args.ced else json_path.with_name(json_path.stem + "-ced.png")
+    if args.html and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        sys.exit(f"vrnfast evaluate: --html {args.html}: the report's file must end in .html")
+    worst = None
+    if args.html:
+        from .report import WorstFaces
+
+        worst = WorstFaces()
     try:
         result = evaluate(ck, args.data, n=args.n, batch_size=args.batch_size, device=args.device,
-                          precision=args.precision)
+                          precision=args.precision, on_face=worst)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"vrnfast evaluate: {e}")
     print(format_table(result))
     write_outputs(result, json_path, ced_path, x_max=args.ced_max)
-    print(f"wrote {json_path} and {ced_path}")
+    written = [json_path, ced_path]
+    if args.html:
+        from .report import save_report
+
+        written.append(save_report(args.html, result, ced_path, worst.worst_first()))
+    print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
 
 
 def _cmd_prepare(args):
@@ -242,10 +254,11 @@ def build_parser():
                         "(the video extra)")
     r.add_argument("--checkpoint", required=True,
                    help="a checkpoint written by vrnfast train (best.pt / last.pt), or its run directory (its best.pt)")
-    r.add_argument("-o", "--out", help="output .obj / .glb / .ply (one image) or directory (default: here)")
+    r.add_argument("-o", "--out", help="output .obj / .glb / .ply / .html (one image) or directory (default: here)")
     r.add_argument("--format", default="obj", choices=list(FORMATS),
                    help="mesh format when -o is a directory: obj (+ .mtl + .png texture: the photo), glb (binary "
-                        "glTF, texture inside, y up), ply (vertex colours)")
+                        "glTF, texture inside, y up), ply (vertex colours), html (a page showing the textured face "
+                        "in 3-D beside the photo, landmarks toggled; opens from disk, no network)")
     r.add_argument("--every", type=int, default=1, metavar="N", help="a video's every N-th frame (default: all)")
     r.add_argument("--preview", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
                         "and shaded without colour: the shape alone) and from the side")
@@ -281,6 +294,9 @@ def build_parser():
     ev.add_argument("--json", help="results JSON (default: eval-CHECKPOINT-DATA.json beside the checkpoint)")
     ev.add_argument("--ced", help="CED plot PNG (default: beside the JSON)")
     ev.add_argument("--ced-max", dest="ced_max", type=float, default=0.1, help="the CED plot's largest NME")
+    ev.add_argument("--html", metavar="REPORT.html",
+                    help="also a report page: the metrics, the CED plot, NMEs per yaw bin, the 10 worst faces with "
+                         "previews")
     ev.add_argument("--device", default="auto")
     ev.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
                     help="the network's (see reconstruct --precision)")

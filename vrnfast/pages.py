@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -176,7 +175,3 @@ def save_face_page(path, mesh, image, landmarks=None, info="") -> list[Path]:
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return [path]
 
-
-def json_script(obj) -> str:
-    """`obj` as JSON safe inside an inline <script>."""
-    return json.dumps(obj).replace("</", "<\\/")
