@@ -2,7 +2,9 @@
 HTML, and (where Chromium is installed) what a real browser draws from them, opened from disk
 with the network cut off. VRNFAST_SCREENSHOTS=DIR keeps the browser tests' screenshots."""
 import base64
+import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -16,7 +18,8 @@ import vrnfast
 from vrnfast.data.synthetic import synthetic_sample
 from vrnfast.evaluate import summarise
 from vrnfast.export import IMAGE_TO_GLTF
-from vrnfast.pages import BACKGROUND, VIEWER_SCRIPT, face_page, landmarks_on_mesh, save_face_page
+from vrnfast.pages import (BACKGROUND, VIEWER_SCRIPT, face_page, landmarks_on_mesh, save_face_page,
+                           viewer_script)
 from vrnfast.reconstruct import Mesh
 from vrnfast.report import WorstFaces, report_page, save_report
 
@@ -48,7 +51,7 @@ def decoded(page, mime):
 
 
 def without_viewer_script(page):
-    return page.replace(VIEWER_SCRIPT.read_text().replace("</script", "<\\/script"), "")
+    return page.replace(viewer_script(), "")
 
 
 def test_face_page_holds_the_mesh_photo_and_landmarks(face):
@@ -72,12 +75,12 @@ def test_face_page_holds_the_mesh_photo_and_landmarks(face):
 
 def test_face_page_needs_no_network(face):
     page = face_page(*face)
-    assert VIEWER_SCRIPT.read_text().replace("</script", "<\\/script") in page  # inlined, whole
+    assert viewer_script() in page and len(viewer_script()) > 10**6  # inlined, whole
     own = without_viewer_script(page)
     assert not re.search(r'(src|href)="(?!data:)', own)  # everything it loads is inside it
     assert "http" not in own
-    sha = __import__("hashlib").sha256(VIEWER_SCRIPT.read_bytes()).hexdigest()
-    assert sha in (VIEWER_SCRIPT.parent / "README.md").read_text()  # the pinned file, unchanged
+    sha = hashlib.sha256(VIEWER_SCRIPT.read_bytes()).hexdigest()
+    assert sha in (VIEWER_SCRIPT.parent / "README.md").read_text(encoding="utf-8")  # the pinned file
 
 
 def test_a_face_without_landmarks_has_no_dots(face):
@@ -106,7 +109,7 @@ def test_html_needs_the_photo(face, tmp_path):
     with pytest.raises(ValueError, match="needs the photo"):
         face[0].save(tmp_path / "f.html")
     assert save_face_page(tmp_path / "f.html", *face) == [tmp_path / "f.html"]
-    assert (tmp_path / "f.html").read_text().startswith("<!doctype html>")
+    assert (tmp_path / "f.html").read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
 # ---- the evaluation report ------------------------------------------------------------------------
@@ -253,14 +256,14 @@ def test_reconstruct_writes_a_page_per_face(tiny_checkpoint, tmp_path, capsys):
     Image.fromarray(s["image"].transpose(1, 2, 0)).save(tmp_path / "a.png")
     main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "out"),
           "--format", "html", "--detector", "none"])
-    page = (tmp_path / "out" / "a.html").read_text()
-    record = __import__("json").loads((tmp_path / "out" / "a.json").read_text())
+    page = (tmp_path / "out" / "a.html").read_text(encoding="utf-8")
+    record = json.loads((tmp_path / "out" / "a.json").read_text())
     assert record["mesh"] == [str(tmp_path / "out" / "a.html")]
     (glb,) = decoded(page, "model/gltf-binary")
     assert glb[:4] == b"glTF" and f"{record['vertices']:,} vertices" in page
     main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "b.html"),
           "--detector", "none"])
-    assert (tmp_path / "b.html").read_text().startswith("<!doctype html>")
+    assert (tmp_path / "b.html").read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
 def test_evaluate_writes_the_report(tiny_checkpoint, tmp_path, capsys):
@@ -269,8 +272,8 @@ def test_evaluate_writes_the_report(tiny_checkpoint, tmp_path, capsys):
     main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "12", "--json", str(tmp_path / "r.json"),
           "--html", str(tmp_path / "report.html")])
     assert "report.html" in capsys.readouterr().out
-    result = __import__("json").loads((tmp_path / "r.json").read_text())
-    page = (tmp_path / "report.html").read_text()
+    result = json.loads((tmp_path / "r.json").read_text())
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert decoded(page, "image/png")[0] == (tmp_path / "r-ced.png").read_bytes()
     names = re.findall(r"<figcaption><b>\d+\. ([^<]+)</b>", page)
     worst = sorted(result["samples"], key=lambda r: -np.inf if r["nme"] is None else -r["nme"])[:10]

@@ -119,7 +119,7 @@ PAGE_SCRIPT = """
 """
 
 
-def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction", info="") -> str:
+def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction") -> str:
     """The HTML of one face: `mesh` (vrnfast.reconstruct.Mesh, image pixels) textured with the
     photo `image` ((H, W, 3) uint8) in 3-D, the photo beside it, and the landmarks (2-D, (N, 2+),
     the photo's pixels) as dots on both, toggled."""
@@ -138,7 +138,7 @@ def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction", info=
     toggle = ('<label><input type="checkbox" id="landmarks" checked> landmarks</label>'
               if lm2 is not None or lm3 is not None else "")
     glb = data_uri("model/gltf-binary", glb_bytes(mesh, image))
-    facts = f"{len(mesh.verts):,} vertices, {len(mesh.faces):,} triangles" + (f"; {info}" if info else "")
+    facts = f"{len(mesh.verts):,} vertices, {len(mesh.faces):,} triangles"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -166,12 +166,12 @@ def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction", info=
 """
 
 
-def save_face_page(path, mesh, image, landmarks=None, info="") -> list[Path]:
+def save_face_page(path, mesh, image, landmarks=None) -> list[Path]:
     """face_page() written to `path` (atomically); the files written."""
     from .io import _atomic_write
 
     path = Path(path)
-    text = face_page(mesh, image, landmarks, title=path.stem, info=info)
+    text = face_page(mesh, image, landmarks, title=path.stem)
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return [path]
 
