@@ -43,6 +43,11 @@ VRN_HD BatchRow batch_row(const Grid& g, int64_t r) {
   return BatchRow{volume, local / g.n1, local % g.n1};
 }
 
+// The bit rows of one volume within the batch's.
+VRN_HD const uint32_t* volume_bits(const uint32_t* bits, const Grid& g, int64_t volume) {
+  return bits + volume * g.rows() * g.words;
+}
+
 // The one tie rule: a node is inside when its value is strictly greater than the level (NaN is
 // never inside). `f` is the largest float <= `d`, so that for any float v, v > f <=> v > d.
 struct Level {

@@ -136,7 +136,7 @@ __global__ void count_kernel(const uint32_t* __restrict__ bits, Grid g, int64_t 
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
     const BatchRow br = batch_row(g, r);
-    const RowCounts rc = count_row(bits + br.volume * g.rows() * g.words, g, br.z, br.y, DeviceTriTable{});
+    const RowCounts rc = count_row(volume_bits(bits, g, br.volume), g, br.z, br.y, DeviceTriTable{});
     nx[r] = rc.x;
     ny[r] = rc.y;
     nverts[r] = rc.x + rc.y + rc.z;
@@ -166,7 +166,7 @@ __global__ void emit_kernel(const T* __restrict__ vol, const uint32_t* __restric
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < ba.rows; r += stride) {
     const BatchRow br = batch_row(g, r);
-    const uint32_t* vbits = bits + br.volume * g.rows() * g.words;
+    const uint32_t* vbits = volume_bits(bits, g, br.volume);
     emit_row_vertices(vol + br.volume * ba.batch_stride, vbits, g, vp, br.z, br.y, ba.vfirst[r], verts, normals,
                       values);
     if (br.z + 1 < g.n0 && br.y + 1 < g.n1)
