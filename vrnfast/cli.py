@@ -101,7 +101,7 @@ def _cmd_evaluate(args):
     stem = f"eval-{ck.stem}-{Path(args.data).name if args.data != 'synthetic' else 'synthetic'}"
     json_path = Path(args.json) if args.json else ck.parent / f"{stem}.json"
     ced_path = Path(args.ced) if args.ced else json_path.with_name(json_path.stem + "-ced.png")
-    if args.html and Path(args.html).suffix.lower() not in (".html", ".htm"):
+    if args.html and Path(args.html).suffix.lower() != ".html":
         sys.exit(f"vrnfast evaluate: --html {args.html}: the report's file must end in .html")
     worst = None
     if args.html:
