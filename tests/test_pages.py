@@ -18,6 +18,7 @@ import vrnfast
 from vrnfast.data.synthetic import synthetic_sample
 from vrnfast.evaluate import summarise
 from vrnfast.export import IMAGE_TO_GLTF
+from vrnfast.io import volume_to_image
 from vrnfast.pages import (BACKGROUND, VIEWER_SCRIPT, face_page, landmarks_on_mesh, save_face_page,
                            viewer_script)
 from vrnfast.reconstruct import Mesh
@@ -32,12 +33,11 @@ DOT_RGB = np.array([0x2E, 0xE6, 0xA6])  # vrnfast.pages' landmark colour
 def mesh_of_sample(sample) -> Mesh:
     """The sample's target surface as a reconstruction's Mesh: image (x, y, z) pixels, photo colours."""
     v, f, n = vrnfast.marching_cubes(sample["volume"].astype(np.float32), 0.5, return_normals=True)
-    verts = np.ascontiguousarray(v[:, ::-1])  # volume (d, h, w) -> image (x, y, z)
+    verts = volume_to_image(v)
     image = sample["image"].transpose(1, 2, 0)
     h, w = image.shape[:2]
     colors = image[np.clip(verts[:, 1].round().astype(int), 0, h - 1), np.clip(verts[:, 0].round().astype(int), 0, w - 1)]
-    return Mesh(verts.astype(np.float32), np.ascontiguousarray(f[:, ::-1]), colors,
-                np.ascontiguousarray(-n[:, ::-1]).astype(np.float32))
+    return Mesh(verts, np.ascontiguousarray(f[:, ::-1]), colors, -volume_to_image(n))
 
 
 @pytest.fixture(scope="module")

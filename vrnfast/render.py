@@ -297,3 +297,16 @@ def preview(image, verts, faces, colors=None, size=256, align=True, **render_kw)
         panels.insert(1, ("front", None))
     renders = [render_mesh(v, f, c, view, (h, w), frame=frames[view], **render_kw) for view, c in panels]
     return np.concatenate([panel] + renders, axis=1)
+
+
+def volume_preview(image, prob, size=256, z_scale=1.0, level=0.5):
+    """preview() of the surface of a probability volume (D, H, W) (numpy, torch or CuPy: meshed on
+    its device) predicted from the network input `image`: [input | front | side]. z_scale: the
+    depth of a slice in pixels (vrnfast.io.volume_to_image)."""
+    from . import _backend as B
+    from .io import volume_to_image
+    from .ops.marching_cubes import marching_cubes
+
+    verts, faces = (B.to_numpy(a, B.array_kind(a, "mesh")) for a in marching_cubes(prob, level))
+    # the axis swap of volume_to_image is a reflection: reversing the winding keeps the normals
+    return preview(image, volume_to_image(verts, z_scale), faces[:, ::-1], size=size)

@@ -39,12 +39,9 @@ class WorstFaces:
         (heapq.heappush if len(self._heap) < self.k else heapq.heapreplace)(self._heap, item)
 
     def _preview(self, image, prob, z_scale):
-        from .io import volume_to_image
-        from .ops.marching_cubes import marching_cubes
-        from .render import preview
+        from .render import volume_preview
 
-        verts, faces = marching_cubes(np.ascontiguousarray(prob), 0.5)
-        return preview(image, volume_to_image(verts, z_scale), faces, size=self.size)
+        return volume_preview(image, prob, self.size, z_scale)
 
     def worst_first(self) -> list[dict]:
         return [e for _, _, e in sorted(self._heap, key=lambda t: (-t[0], t[1]))]

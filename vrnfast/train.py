@@ -505,9 +505,7 @@ class Trainer:
         """[input | front | side] (vrnfast.render.preview) of the first validation face's
         reconstruction by the current model in eval mode: (size, 3 * size, 3) uint8 for square
         faces. The model's training mode is restored."""
-        from .io import volume_to_image
-        from .ops.marching_cubes import marching_cubes
-        from .render import preview
+        from .render import volume_preview
 
         image = self.val[0][:1]
         model, was_training = self.module, self.module.training
@@ -518,8 +516,7 @@ class Trainer:
             prob = out["volume"][-1][0].float().sigmoid()
         finally:
             model.train(was_training)
-        verts, faces = (a.cpu().numpy() for a in marching_cubes(prob, 0.5))  # on the device
-        return preview(image[0].numpy(), volume_to_image(verts), faces[:, ::-1], size=size)
+        return volume_preview(image[0].numpy(), prob, size)  # meshed on the device
 
     def _log_tensorboard(self, row):
         for tag, key in TENSORBOARD_SCALARS.items():
