@@ -47,7 +47,8 @@ def _check_converted(tmp_path, tree):
     from vrnfast import Reconstructor
 
     main(["convert", str(tmp_path / "vrn-unguided.t7")])
-    rec = Reconstructor(tmp_path / "vrn-unguided.pt", device="cpu")
+    # float32: "auto" would take bf16 on a CPU with native bf16, and the reference is float64
+    rec = Reconstructor(tmp_path / "vrn-unguided.pt", device="cpu", precision="float32")
     assert (rec.model_name, rec.preset, rec.z_scale, rec.input_range) == ("vrn", "paper", 0.5, "0..1")
     image = np.random.default_rng(3).integers(0, 256, (1, 3, 192, 192), dtype=np.uint8)
     ours = rec.predict(torch.from_numpy(image))["volume"][0].double().numpy()  # probabilities

@@ -250,8 +250,9 @@ def test_without_face_detection_reconstruct_says_which_extra_to_install(tmp_path
 
 def test_bf16_inference_agrees_with_float32(tiny_checkpoint):
     """bf16 autocast (the default on CPUs with native bf16, and on CUDA) against float32 on 16
-    synthetic validation faces: the volumes' IoU with float32's at least 0.99 on average and 0.98
-    for every face (this briefly trained model leaves many voxels near 0.5), the mean NME within
+    synthetic validation faces: no probability moves by more than 0.03 (about 3x what was
+    measured on AVX2 and AMX CPUs), so only voxels that float32 left within 0.03 of the level
+    change side, however many of them a briefly trained model leaves there; the mean NME within
     1 % of float32's."""
     from vrnfast import metrics
     from vrnfast.evaluate import held_out_samples, surface_points
@@ -259,16 +260,16 @@ def test_bf16_inference_agrees_with_float32(tiny_checkpoint):
     r32, r16 = (Reconstructor(tiny_checkpoint, device="cpu", precision=p) for p in ("float32", "bf16"))
     assert (r32.precision, r16.precision) == ("float32", "bf16")
     _, samples = held_out_samples("synthetic", 0, "tiny", 16)
-    ious, nmes = [], []
+    moved, nmes = [], []
     for s in samples:
         x = torch.from_numpy(s["image"][None])
         p32, p16 = (r.predict(x)["volume"][0].numpy() for r in (r32, r16))
         assert not np.array_equal(p32, p16)  # bf16 did run
-        ious.append(metrics.iou(p16, p32 > 0.5))
+        moved.append(np.abs(p16 - p32).max())
         iod = metrics.interocular_distance(s["landmarks"])
         nmes.append([metrics.nme(surface_points(p), s["face_verts"], iod) for p in (p32, p16)])
     nmes = np.array(nmes)
-    assert np.mean(ious) >= 0.99 and min(ious) >= 0.98, ious
+    assert max(moved) <= 0.03, moved
     assert abs(nmes[:, 1].mean() / nmes[:, 0].mean() - 1) < 0.01, nmes.mean(0)
     with pytest.raises(ValueError, match="precision must be one of"):
         Reconstructor(tiny_checkpoint, device="cpu", precision="fp8")
