@@ -53,3 +53,9 @@ def test_console_script_info():
     out = subprocess.run([exe, "info", "--model", "vrn", "--preset", "tiny"], capture_output=True, text=True,
                          check=True).stdout
     assert "vrnfast" in out and "vrnfast._C: built" in out
+
+
+def test_outputs_in_folders_that_do_not_exist_are_made(tmp_path, capsys):
+    main(["example", str(tmp_path / "a" / "b" / "v.npy"), "--kind", "sphere", "--shape", "12", "12", "12"])
+    main(["mesh", str(tmp_path / "a" / "b" / "v.npy"), "-o", str(tmp_path / "c" / "d" / "m.ply")])
+    assert (tmp_path / "c" / "d" / "m.ply").read_bytes().startswith(b"ply\n")

@@ -120,3 +120,9 @@ def test_command_line_writes_table_json_and_ced(tmp_path, tiny_checkpoint, capsy
         main(["evaluate", "--checkpoint", str(tmp_path / "none.pt")])
     with pytest.raises(SystemExit, match="--n must be >= 1"):
         main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "0"])
+
+
+def test_outputs_in_new_folders(tmp_path, tiny_checkpoint, capsys):
+    main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "2", "--json", str(tmp_path / "a" / "r.json"),
+          "--ced", str(tmp_path / "b" / "c.png"), "--html", str(tmp_path / "c" / "r.html")])
+    assert all((tmp_path / p).is_file() for p in ("a/r.json", "b/c.png", "c/r.html"))

@@ -151,3 +151,28 @@ def test_textured_obj_round_trip(tmp_path, mesh):
     np.testing.assert_array_equal(read_obj(tmp_path / "t.obj")[3], faces)
     with pytest.raises(ValueError, match="uv must have shape"):
         io.save_obj(tmp_path / "u.obj", verts, faces, uv=uv[:-1])
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError])
+def test_atomic_write_is_whole_or_nothing(tmp_path, stop):
+    """Ctrl-C (or a failure) half-way through a write leaves the old file as it was and no
+    temporary file; a finished write replaces it in one rename, with the usual permissions, and
+    makes the folders it needs."""
+    import os
+    import stat
+
+    target = tmp_path / "m.ply"
+    target.write_bytes(b"old")
+
+    def half(f):
+        f.write(b"new, half")
+        raise stop
+
+    with pytest.raises(stop):
+        io.atomic_write(target, half)
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["m.ply"]
+    deep = tmp_path / "a" / "b" / "m.ply"
+    assert io.atomic_write(deep, lambda f: f.write(b"new")) == deep and deep.read_bytes() == b"new"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(deep.stat().st_mode) == 0o666 & ~umask  # as open() makes files, not mkstemp's 0600

@@ -1,7 +1,6 @@
 """vrnfast.plot: the figures' data read back (lines, legend labels, markers, axes), the PNGs they
 write, and bad or degenerate inputs."""
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,8 +247,8 @@ def test_save_figure_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
     save_figure(fig, tmp_path / "loss.png")
     before = (tmp_path / "loss.png").read_bytes()
 
-    def broken(fname, **kwargs):  # half a file written, then the disk is full
-        Path(fname).write_bytes(b"\x89PNG")
+    def broken(file, **kwargs):  # half a file written, then the disk is full
+        file.write(b"\x89PNG")
         raise OSError("disk full")
 
     monkeypatch.setattr(fig, "savefig", broken)

@@ -273,3 +273,13 @@ def test_bf16_inference_agrees_with_float32(tiny_checkpoint):
     assert abs(nmes[:, 1].mean() / nmes[:, 0].mean() - 1) < 0.01, nmes.mean(0)
     with pytest.raises(ValueError, match="precision must be one of"):
         Reconstructor(tiny_checkpoint, device="cpu", precision="fp8")
+
+
+def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path, tiny_checkpoint, face):
+    Image.fromarray(face).save(tmp_path / "a.png")
+    for out in ("new/face.glb", "newer/face.html", "x/y/face.obj"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / out),
+              "--preview", str(tmp_path / "p" / out.replace("/", "_")).replace(".", "_") + ".png",
+              "--detector", "none"])
+        assert (tmp_path / out).is_file() and (tmp_path / out).with_suffix(".json").is_file()
+    assert len(list((tmp_path / "p").glob("*.png"))) == 3

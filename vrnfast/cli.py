@@ -16,8 +16,11 @@ def _cmd_example(args):
     from .data import example_volume
 
     vol = example_volume(args.kind, args.shape, args.seed)
-    np.save(args.out, vol)
-    print(f"wrote {args.out}: {args.kind} volume {vol.shape} {vol.dtype}")
+    from .io import atomic_write
+
+    out = args.out if args.out.endswith(".npy") else args.out + ".npy"  # as np.save names it
+    atomic_write(out, lambda f: np.save(f, vol))
+    print(f"wrote {out}: {args.kind} volume {vol.shape} {vol.dtype}")
 
 
 def _cmd_train(args):

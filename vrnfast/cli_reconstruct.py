@@ -66,9 +66,7 @@ class Outputs:
     @staticmethod
     def _named(job, folder, ending) -> Path:
         name = job.frame.name if job.face is None else job.frame.name.with_name(f"{job.frame.name.name}_{job.face}")
-        path = folder / name.with_name(name.name + ending)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return folder / name.with_name(name.name + ending)  # its folders are made as it is written
 
     @staticmethod
     def _numbered(path, job) -> Path:

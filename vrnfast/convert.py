@@ -13,7 +13,6 @@ box's sqrt(w h) 90 of 192 pixels, as `vrnfast prepare` frames faces).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -260,11 +259,7 @@ def convert(t7_path, out_path=None, check=True) -> dict:
                   "z_scale": 0.5, "face_fraction": VRN_FACE_FRACTION,
                   "source": f"converted from {Path(t7_path).name} (Torch7) by vrnfast convert"}
     if out_path is not None:
-        out = Path(out_path)
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        try:
-            torch.save(checkpoint, tmp)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        from .io import atomic_write
+
+        atomic_write(out_path, lambda f: torch.save(checkpoint, f))
     return checkpoint

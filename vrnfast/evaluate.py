@@ -230,11 +230,10 @@ def write_outputs(result, json_path, ced_path, x_max=0.1):
     """The JSON (atomic) and the CED plot: model and baseline curves."""
     from .plot import plot_ced
 
-    json_path, ced_path = Path(json_path), Path(ced_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = json_path.with_name(f".{json_path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1, allow_nan=False, default=_jsonable))
-    tmp.replace(json_path)
+    from .io import atomic_write
+
+    text = json.dumps(result, indent=1, allow_nan=False, default=_jsonable)
+    atomic_write(json_path, lambda f: f.write(text.encode()))
     rows = result["samples"]
     plot_ced(ced_path, {f"{result['model']} ({result['preset']})": _errors(rows, "nme"),
                         "mean-shape baseline": _errors(rows, "baseline_nme")},

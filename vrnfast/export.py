@@ -46,14 +46,14 @@ def texture_coordinates(verts, origin, texture_shape):
 def save_textured_obj(path, mesh, image) -> list[Path]:
     """PATH.obj (vrnfast.io.save_obj), PATH.mtl and PATH.png (the texture), in image pixels; the
     files written."""
-    from .io import _atomic_write, save_obj
+    from .io import atomic_write, save_obj
 
     path = Path(path)
     texture, origin = texture_region(image, mesh.verts)
     obj, mtl, png = path, path.with_suffix(".mtl"), path.with_suffix(".png")
-    _atomic_write(png, lambda f: _png(texture, f))
+    atomic_write(png, lambda f: _png(texture, f))
     # the texture as it is: white ambient and diffuse, no highlight
-    _atomic_write(mtl, lambda f: f.write(f"newmtl {path.stem}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
+    atomic_write(mtl, lambda f: f.write(f"newmtl {path.stem}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
                                          f"map_Kd {png.name}\n".encode()))
     save_obj(obj, mesh.verts, mesh.faces, normals=mesh.normals, material=(mtl.name, path.stem),
              uv=texture_coordinates(mesh.verts, origin, texture.shape))
@@ -68,11 +68,11 @@ def _png(texture, f):
 
 def save_glb(path, mesh, image=None) -> list[Path]:
     """glb_bytes() written to `path`; the files written."""
-    from .io import _atomic_write
+    from .io import atomic_write
 
     path = Path(path)
     data = glb_bytes(mesh, image, name=path.stem)
-    _atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data))
     return [path]
 
 

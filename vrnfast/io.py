@@ -41,15 +41,36 @@ def _colors_u8(colors):
     return np.clip(colors, 0, 255).astype(np.uint8)
 
 
-def _atomic_write(path, write):
+TMP_MARK = ".tmp-"  # in the name of every file atomic_write has not yet renamed into place
+
+
+def atomic_write(path, write) -> Path:
+    """Writes `path` whole or not at all: `write(f)` fills a temporary file (a binary file object)
+    beside it, which then replaces `path` in one rename; on any error, Ctrl-C included, the
+    temporary file is removed and `path` is left as it was. Missing parent folders are created."""
+    import tempfile
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # as open() would create it (mkstemp's 0600 would make it private)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # once, at import: reading it means setting it, which is not thread-safe
 
 
 OBJ_DECIMALS = 6  # positions, normals and texture coordinates (1e-6 of a pixel: past float32's own)
@@ -88,7 +109,7 @@ def save_obj(path, verts, faces, colors=None, normals=None, uv=None, material=No
             idx = faces.astype(np.int64) + 1
             f.write(join("f", *[c for i in range(3) for c in (" ", tokens(idx[:, i], repeat, sep))]))
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def save_ply(path, verts, faces, colors=None, normals=None):
@@ -120,7 +141,7 @@ def save_ply(path, verts, faces, colors=None, normals=None):
         f.write(vrec.tobytes())
         f.write(frec.tobytes())
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def save_mesh(path, verts, faces, colors=None, normals=None):
@@ -172,4 +193,4 @@ def save_png(path, image):
 
     png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-    _atomic_write(path, lambda f: f.write(png))
+    return atomic_write(path, lambda f: f.write(png))

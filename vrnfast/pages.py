@@ -168,10 +168,10 @@ def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction") -> st
 
 def save_face_page(path, mesh, image, landmarks=None) -> list[Path]:
     """face_page() written to `path` (atomically); the files written."""
-    from .io import _atomic_write
+    from .io import atomic_write
 
     path = Path(path)
     text = face_page(mesh, image, landmarks, title=path.stem)
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return [path]
 

@@ -9,8 +9,6 @@ breaks there; every point carries a small marker in the training curves, so a lo
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,16 +30,11 @@ def _figure(width, height):
 
 def save_figure(fig, path):
     """`fig` as a PNG at its own size and dpi, written atomically; returns the Path."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        if not isinstance(fig.canvas, FigureCanvasAgg):
-            FigureCanvasAgg(fig)
-        fig.savefig(tmp, format="png", dpi=fig.dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    from .io import atomic_write
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=fig.dpi))
 
 
 def _finite_or_nan(values):

@@ -141,10 +141,10 @@ interocular distance; the baseline is the mean shape of the training faces.</p>
 
 def save_report(path, result, ced_png_path, worst=()) -> Path:
     """report_page() written to `path` (atomically), the CED plot read from `ced_png_path`."""
-    from .io import _atomic_write
+    from .io import atomic_write
 
     path = Path(path)
     text = report_page(result, Path(ced_png_path).read_bytes(), worst)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return path

@@ -44,7 +44,7 @@ VAL_SEED_OFFSET = 1_000_003  # the held-out synthetic faces: another seed, never
 TENSORBOARD_SCALARS = {"loss/train": "train_loss", "loss/val": "val_loss", "iou/val": "val_iou",
                        "iou/baseline": "baseline_iou", "lr": "lr", "samples_per_s": "samples_per_s"}
 TENSORBOARD_PREVIEW = "preview/val_face_0"  # image tag: [input | front | side] of validation face 0
-PREVIEW_SIZE = 128  # the preview's panel height in pixels: (128, 384, 3) for square faces
+PREVIEW_SIZE = 128  # the preview's panel height in pixels: (140, 384, 3) for square faces, names included
 TENSORBOARD_HINT = "pip install 'vrnfast[tb]' (tensorboard)"
 
 
@@ -254,13 +254,12 @@ def loss_of(out, volumes, landmarks, reference):
 def save_checkpoint(paths, state):
     """Writes `state` to one path or several, each atomically (a temporary file, then a rename);
     serialised once however many files get it."""
+    from .io import atomic_write
+
     buf = io.BytesIO()
     torch.save(state, buf)
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_bytes(buf.getbuffer())
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
 def load_checkpoint(path):

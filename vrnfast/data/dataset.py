@@ -15,9 +15,10 @@ run; strict=True raises instead.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
+
+from ..io import atomic_write
 
 import numpy as np
 
@@ -50,19 +51,15 @@ def write_sample(root, name, image, volume, landmarks, pose=None, face_verts=Non
         extra["face_verts"] = np.asarray(face_verts, dtype=np.float32)
         if extra["face_verts"].ndim != 2 or extra["face_verts"].shape[1] != 3:
             raise ValueError(f"face_verts must be (N, 3), got {extra['face_verts'].shape}")
-    path = Path(root) / f"{name}.npz"
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
-    np.savez_compressed(tmp, image=image, volume_bits=np.packbits(volume.astype(np.uint8).ravel()),
-                        volume_shape=np.array(volume.shape), landmarks=landmarks, **extra)
-    os.replace(tmp, path)
+    bits = np.packbits(volume.astype(np.uint8).ravel())
+    atomic_write(Path(root) / f"{name}.npz", lambda f: np.savez_compressed(
+        f, image=image, volume_bits=bits, volume_shape=np.array(volume.shape), landmarks=landmarks, **extra))
 
 
 def write_index(root, names, image_size, depth):
-    path = Path(root) / "index.json"
-    tmp = path.with_name(f".index.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"format": FORMAT, "version": VERSION, "image_size": image_size, "depth": depth,
-                               "samples": list(names)}, indent=1))
-    os.replace(tmp, path)
+    text = json.dumps({"format": FORMAT, "version": VERSION, "image_size": image_size, "depth": depth,
+                       "samples": list(names)}, indent=1)
+    atomic_write(Path(root) / "index.json", lambda f: f.write(text.encode()))
 
 
 def read_sample(path):

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..io import TMP_MARK, atomic_write
 from .crop import VRN_FACE_FRACTION, face_crop, landmark_box
 
 # The face region: within this many outer interocular distances of the nose tip. On 3DDFA's mean
@@ -325,8 +325,12 @@ def _check_existing(out: Path, size, depth):
         if (meta.get("image_size"), meta.get("depth")) != (size, depth):
             raise FormatError(f"--out {out} holds {meta.get('image_size')}x{meta.get('image_size')}x{meta.get('depth')} "
                               f"samples, not {size}x{size}x{depth}: choose the same --preset, or another --out")
-    for tmp in out.glob(".*.tmp*"):  # an interrupted run's partial files
-        tmp.unlink()
+    _remove_partial_files(out)  # an interrupted run's
+
+
+def _remove_partial_files(out: Path):
+    for tmp in out.glob(f".*{TMP_MARK}*"):
+        tmp.unlink(missing_ok=True)
 
 
 def prepare(kind, root, bfm, out, size=192, depth=200, workers=1, limit=None, face_fraction=VRN_FACE_FRACTION,
@@ -383,7 +387,6 @@ def prepare(kind, root, bfm, out, size=192, depth=200, workers=1, limit=None, fa
     write_index(out, names, size, depth)
     report["landmark_error_px_mean"] = float(np.mean(errors)) if errors else None
     report["skipped"].sort()
-    tmp = out / f".prepare-report.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, out / "prepare-report.json")
+    text = json.dumps(report, indent=1)
+    atomic_write(out / "prepare-report.json", lambda f: f.write(text.encode()))
     return report
