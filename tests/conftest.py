@@ -74,3 +74,25 @@ def tiny_checkpoint(tmp_path_factory):
     history = Trainer(cfg, progress=False).fit()
     assert history[-1]["train_loss"] < 0.6 * history[0]["train_loss"]
     return out / "best.pt"
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """The command line as a shell runs it: run_cli(argv) -> (exit status, stderr's lines). A
+    KeyboardInterrupt escaping it (a Ctrl-C the command did not handle) fails the test rather than
+    ending the test session."""
+    from vrnfast.cli import main
+
+    def run(argv):
+        code, message = 0, []
+        try:
+            main(argv)
+        except SystemExit as e:
+            code = e.code or 0
+            if not isinstance(code, int):  # sys.exit("message"): Python prints it and exits with 1
+                code, message = 1, [str(e.code)]
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C escaped the command as a raw KeyboardInterrupt (a traceback for the user)")
+        return code, capsys.readouterr().err.splitlines() + message
+
+    return run

@@ -189,3 +189,32 @@ def _fraction(checkpoint):
     from vrnfast.data.crop import VRN_FACE_FRACTION
 
     return float(torch.load(checkpoint, weights_only=True).get("face_fraction", VRN_FACE_FRACTION))
+
+
+def test_images_too_small_for_dlib_are_not_given_to_it():
+    """dlib's CNN raises on images under about 10 pixels, or aborts the process (an exception on one
+    of its threads): a subprocess, so that an abort fails this test and not the whole run."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from vrnfast import faces\n"
+            "for shape in [(1, 1), (5, 5), (5, 5), (300, 9), (9, 300), (39, 600)]:\n"
+            "    assert faces.detect(np.full((*shape, 3), 100, np.uint8)) == [], shape\n"
+            "print('none found')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == "none found\n", run.stderr[-2000:]
+
+
+def test_tiny_images_are_skipped_and_the_rest_written(tmp_path, tiny_checkpoint, run_cli):
+    from skimage import data
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(data.astronaut()).save(tmp_path / "in" / "astronaut.png")
+    for side in (1, 5):
+        Image.new("RGB", (side, side), (120, 90, 80)).save(tmp_path / "in" / f"tiny{side}.png")
+    code, err = run_cli(["reconstruct", str(tmp_path / "in"), "--checkpoint", str(tiny_checkpoint), "-o",
+                         str(tmp_path / "out"), "--format", "ply", "--device", "cpu"])
+    assert code == 1 and err[-1] == "vrnfast reconstruct: 2 of 3 images skipped (reasons above); 1 meshes written"
+    for side in (1, 5):
+        assert any(f"tiny{side}.png: no face found" in line for line in err), err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut.json", "astronaut.ply"]

@@ -283,3 +283,28 @@ def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path, tiny_checkpoint
               "--detector", "none"])
         assert (tmp_path / out).is_file() and (tmp_path / out).with_suffix(".json").is_file()
     assert len(list((tmp_path / "p").glob("*.png"))) == 3
+
+
+def test_a_detector_failing_on_one_image_skips_that_image(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli):
+    """dlib raises on images too small for its filters (a 1 x 1 or 5 x 5 image): that image is
+    skipped with the reason, and the folder's other images are written."""
+    from vrnfast import faces
+
+    def detect(image, detector="auto"):
+        if min(image.shape[:2]) < 8:
+            raise RuntimeError("\n\nError detected at line 2957.\nFailing expression was filters.nr() <= "
+                               "data.nr().\nFilter windows must be small enough to fit into the padded image.\n")
+        return [faces.Face((8.0, 8.0, 48.0, 48.0), synthetic_sample(3, seed=99)["landmarks"][:, :2], 1.0, "hog")]
+
+    monkeypatch.setattr(faces, "detect", detect)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(face).save(tmp_path / "in" / "a.png")
+    Image.new("RGB", (1, 1)).save(tmp_path / "in" / "dot.png")
+    Image.new("RGB", (5, 5)).save(tmp_path / "in" / "speck.png")
+    code, err = run_cli(["reconstruct", str(tmp_path / "in"), "--checkpoint", str(tiny_checkpoint), "-o",
+                         str(tmp_path / "out"), "--format", "ply"])
+    assert code == 1 and err[-1] == "vrnfast reconstruct: 2 of 3 images skipped (reasons above); 1 meshes written"
+    for name in ("dot.png", "speck.png"):
+        assert (f"{tmp_path / 'in' / name}: face detection failed (RuntimeError: Filter windows must be small "
+                "enough to fit into the padded image.)") in "\n".join(err)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.json", "a.ply"]

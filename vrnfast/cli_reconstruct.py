@@ -113,6 +113,11 @@ class Run:
         except FacesUnavailable as e:
             fail(f"{e}; or frame the face yourself with --bbox x,y,w,h or --landmarks FILE, or --detector none "
                  "for images that are face crops already")
+        except Exception as e:  # the detector failing on one image (dlib on a tiny one, say) skips that image
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]  # dlib's last line says why
+            why = lines[-1] if lines else repr(e)
+            self.skip(frame.label, f"face detection failed ({type(e).__name__}: {why})")
+            return []
         detection_s = time.perf_counter() - t0
         if not framings:
             self.skip(frame.label, f"no face found (--detector {self.args.detector}; an image that is a face crop "

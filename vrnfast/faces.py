@@ -33,6 +33,10 @@ MIN_SCORE = {"hog": 0.3, "cnn": 0.3}
 HOG_SEARCH_SIDE = 960
 HOG_UPSAMPLE_BELOW = 480  # search images this small are searched at twice the size too (faces >= 40 px)
 CNN_SEARCH_SIDE = 320  # the CNN's fallback search: 0.75 s there, 1.6 s at 450 x 450
+# No detector finds a face under 40 pixels, and dlib's CNN raises on images under about 10 pixels,
+# or aborts the whole process (an exception on one of its threads, seen on 300 x 9 and on a second
+# 5 x 5 image): images and search copies narrower than this are not given to dlib at all.
+MIN_SEARCH_SIDE = 40
 
 
 class FacesUnavailable(ImportError):
@@ -107,6 +111,8 @@ def _search_copy(image, side):
 
 def _boxes_hog(image):
     small, s = _search_copy(image, HOG_SEARCH_SIDE)
+    if min(small.shape[:2]) < MIN_SEARCH_SIDE:
+        return []
     upsample = 1 if max(small.shape[:2]) <= HOG_UPSAMPLE_BELOW else 0
     rects, scores, _ = _hog().run(small, upsample, 0.0)
     return [(r, float(sc), s) for r, sc in zip(rects, scores) if sc >= MIN_SCORE["hog"]]
@@ -114,6 +120,8 @@ def _boxes_hog(image):
 
 def _boxes_cnn(image, side):
     small, s = _search_copy(image, side)
+    if min(small.shape[:2]) < MIN_SEARCH_SIDE:
+        return []
     return [(m.rect, float(m.confidence), s) for m in _cnn()(small, 0) if m.confidence >= MIN_SCORE["cnn"]]
 
 
