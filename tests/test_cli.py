@@ -59,3 +59,34 @@ def test_outputs_in_folders_that_do_not_exist_are_made(tmp_path, capsys):
     main(["example", str(tmp_path / "a" / "b" / "v.npy"), "--kind", "sphere", "--shape", "12", "12", "12"])
     main(["mesh", str(tmp_path / "a" / "b" / "v.npy"), "-o", str(tmp_path / "c" / "d" / "m.ply")])
     assert (tmp_path / "c" / "d" / "m.ply").read_bytes().startswith(b"ply\n")
+
+
+def test_a_reader_that_leaves_early_ends_it_quietly():
+    """`vrnfast info | head -1`: the pipe closes while info is still tracing its models."""
+    proc = subprocess.Popen([sys.executable, "-m", "vrnfast", "info"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"vrnfast ")
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert err == b"" and proc.returncode == 1
+
+
+def test_ctrl_c_during_synth_keeps_the_faces_written_as_a_dataset(tmp_path, monkeypatch, run_cli):
+    import signal
+
+    from vrnfast import data
+    from vrnfast.data import FaceDataset
+
+    made = data.synthetic_sample
+
+    def sample(i, *args, **kwargs):
+        if i == 3:
+            signal.raise_signal(signal.SIGINT)  # as a terminal's Ctrl-C reaches the process
+        return made(i, *args, **kwargs)
+
+    monkeypatch.setattr(data, "synthetic_sample", sample)
+    code, err = run_cli(["synth", "--n", "10", "--out", str(tmp_path / "ds")])
+    assert code == 130
+    assert err[-1] == f"vrnfast synth: interrupted; 3 of 10 faces written to {tmp_path / 'ds'}, indexed as a dataset of 3"
+    assert len(FaceDataset(tmp_path / "ds", strict=True)) == 3
+    assert [p.name for p in (tmp_path / "ds").iterdir() if p.name.startswith(".")] == []  # no partial file

@@ -126,3 +126,26 @@ def test_outputs_in_new_folders(tmp_path, tiny_checkpoint, capsys):
     main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "2", "--json", str(tmp_path / "a" / "r.json"),
           "--ced", str(tmp_path / "b" / "c.png"), "--html", str(tmp_path / "c" / "r.html")])
     assert all((tmp_path / p).is_file() for p in ("a/r.json", "b/c.png", "c/r.html"))
+
+
+def test_ctrl_c_says_how_far_scoring_got_and_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch, run_cli):
+    import signal
+
+    from vrnfast import evaluate as ev
+
+    scored = []
+    real = ev.score_sample
+
+    def score(*args, **kwargs):
+        scored.append(1)
+        if len(scored) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "score_sample", score)
+    code, err = run_cli(["evaluate", "--checkpoint", str(tiny_checkpoint), "--n", "8", "--json",
+                         str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")])
+    assert code == 130 and not any("Traceback" in line for line in err)
+    assert err[-1] == ("vrnfast evaluate: interrupted; 2 faces scored; nothing written (the results are written "
+                       "once every face is scored)")
+    assert list(tmp_path.iterdir()) == []

@@ -283,3 +283,41 @@ def test_real_sample_with_a_real_bfm(tmp_path, capsys):
     assert report["written"] == 1 and report["landmark_error_px_mean"] < 5
     model = load_bfm(os.environ["VRNFAST_BFM"])
     assert model.n == 53215 and 18_000 < len(model.face_region()) < 20_000
+
+
+def test_ctrl_c_ends_a_run_of_workers_quietly_and_it_resumes(release, tmp_path):
+    """SIGINT to the command's process group, as a terminal's Ctrl-C sends it, while two worker
+    processes prepare: one line saying how many faces are there, exit status 130, no worker's
+    traceback, no partial file; the same command then prepares the rest."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ibug = release["root"] / "IBUG"
+    for k in range(30):  # copies of the three faces: enough work to be interrupted on the way
+        for n in range(3):
+            for ext in (".jpg", ".mat"):
+                shutil.copy(ibug / f"IBUG_img_{n}{ext}", ibug / f"IBUG_copy{k}_{n}{ext}")
+    out = tmp_path / "out"
+    args = ["prepare", "300wlp", "--root", str(release["root"]), "--bfm", str(release["bfm"]), "--out", str(out),
+            "--preset", "tiny"]
+    proc = subprocess.Popen([sys.executable, "-m", "vrnfast", *args, "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.npz")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    done = re.fullmatch(rf"vrnfast prepare: interrupted; (\d+) faces are prepared in {re.escape(str(out))}; the same "
+                        r"command goes on from there", err.strip().splitlines()[-1])
+    assert done, err
+    present = sorted(out.glob("*.npz"))
+    assert int(done.group(1)) == len(present) and 0 < len(present) < 93
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no partial file
+    main([*args, "--workers", "1"])
+    assert len(FaceDataset(out, strict=True)) == 93

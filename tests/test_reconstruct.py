@@ -308,3 +308,33 @@ def test_a_detector_failing_on_one_image_skips_that_image(tmp_path, tiny_checkpo
         assert (f"{tmp_path / 'in' / name}: face detection failed (RuntimeError: Filter windows must be small "
                 "enough to fit into the padded image.)") in "\n".join(err)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.json", "a.ply"]
+
+
+def test_ctrl_c_ends_a_run_with_whole_faces_and_one_line(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli):
+    """Ctrl-C while the second face's preview is written: that face is finished (mesh, preview and
+    record; the signal waits for them), nothing else is begun, no temporary file is left, and one
+    line says what was written where; exit status 130."""
+    import signal
+
+    from vrnfast import io
+
+    for k in range(5):
+        Image.fromarray(np.roll(face, k, axis=1)).save(tmp_path / f"f{k}.png")
+    saved = []
+    real_save_png = io.save_png
+
+    def save_png(path, image):
+        saved.append(path)
+        if len(saved) == 2:
+            signal.raise_signal(signal.SIGINT)
+        return real_save_png(path, image)
+
+    monkeypatch.setattr(io, "save_png", save_png)
+    code, err = run_cli(["reconstruct", *(str(tmp_path / f"f{k}.png") for k in range(5)), "--checkpoint",
+                         str(tiny_checkpoint), "-o", str(tmp_path / "out"), "--preview", str(tmp_path / "out"),
+                         "--batch-size", "1", "--detector", "none", "--format", "glb"])
+    assert code == 130
+    assert err[-1] == f"vrnfast reconstruct: interrupted; 2 meshes written to {tmp_path / 'out'} (each with its record), from 2 of 5 images read"
+    assert not any("Traceback" in line for line in err)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "f0.glb", "f0.json", "f0_preview.png", "f1.glb", "f1.json", "f1_preview.png"]

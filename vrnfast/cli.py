@@ -9,15 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_common import interrupted
 from .export import FORMATS
 
 
 def _cmd_example(args):
     from .data import example_volume
 
-    vol = example_volume(args.kind, args.shape, args.seed)
     from .io import atomic_write
 
+    vol = example_volume(args.kind, args.shape, args.seed)
     out = args.out if args.out.endswith(".npy") else args.out + ".npy"  # as np.save names it
     atomic_write(out, lambda f: np.save(f, vol))
     print(f"wrote {out}: {args.kind} volume {vol.shape} {vol.dtype}")
@@ -62,10 +63,15 @@ def _cmd_synth(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = []
-    for i in tqdm(range(args.n), desc=f"synth {args.preset}", unit="sample"):
-        s = synthetic_sample(i, args.seed, preset.image_size, preset.depth, with_face=True)
-        write_sample(out, s["name"], s["image"], s["volume"], s["landmarks"], s["pose"], s["face_verts"])
-        names.append(s["name"])
+    try:
+        for i in tqdm(range(args.n), desc=f"synth {args.preset}", unit="sample"):
+            s = synthetic_sample(i, args.seed, preset.image_size, preset.depth, with_face=True)
+            write_sample(out, s["name"], s["image"], s["volume"], s["landmarks"], s["pose"], s["face_verts"])
+            names.append(s["name"])
+    except KeyboardInterrupt:
+        write_index(out, names, preset.image_size, preset.depth)
+        interrupted("vrnfast synth", f"{len(names)} of {args.n} faces written to {out}, indexed as a dataset of "
+                                     f"{len(names)}")
     write_index(out, names, preset.image_size, preset.depth)
     print(f"wrote {args.n} synthetic faces ({preset.image_size}x{preset.image_size}, depth {preset.depth}) to {out}")
 
@@ -111,11 +117,22 @@ def _cmd_evaluate(args):
         from .report import WorstFaces
 
         worst = WorstFaces()
+    scored = 0
+
+    def on_face(*face):
+        nonlocal scored
+        scored += 1
+        if worst is not None:
+            worst(*face)
+
     try:
         result = evaluate(ck, args.data, n=args.n, batch_size=args.batch_size, device=args.device,
-                          precision=args.precision, on_face=worst)
+                          precision=args.precision, on_face=on_face)
     except (CheckpointError, ValueError) as e:
         sys.exit(f"vrnfast evaluate: {e}")
+    except KeyboardInterrupt:
+        interrupted("vrnfast evaluate", f"{scored} faces scored; nothing written (the results are written once "
+                                        "every face is scored)")
     print(format_table(result))
     write_outputs(result, json_path, ced_path, x_max=args.ced_max)
     written = [json_path, ced_path]
@@ -136,6 +153,9 @@ def _cmd_prepare(args):
                          workers=args.workers, limit=args.limit)
     except (FormatError, ValueError) as e:
         sys.exit(f"vrnfast prepare: {e}")
+    except KeyboardInterrupt:
+        done = len(list(Path(args.out).glob("*.npz"))) if Path(args.out).is_dir() else 0
+        interrupted("vrnfast prepare", f"{done} faces are prepared in {args.out}; the same command goes on from there")
     for name, reason in report["skipped"]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     check = report["landmark_error_px_mean"]
@@ -352,7 +372,13 @@ def main(argv=None):
         sys.exit(f"vrnfast evaluate: --ced-max must be > 0, got {args.ced_max}")
     if args.command == "mesh" and Path(args.out).suffix.lower() not in (".obj", ".ply"):
         sys.exit(f"vrnfast mesh: --out must end in .obj or .ply, got {args.out}")
-    args.fn(args)
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:  # the commands that write as they go say what they finished
+        interrupted(f"vrnfast {args.command}", "stopped before it finished")
+    except BrokenPipeError:  # `vrnfast info | head`: the reader has gone; end quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(1)
 
 
 if __name__ == "__main__":

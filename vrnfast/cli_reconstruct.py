@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cli_common import deferred_interrupt, interrupted
+
 PROG = "vrnfast reconstruct"
 
 
@@ -141,28 +143,39 @@ class Run:
 
     def reconstruct(self, jobs):
         """One network batch of faces; their meshes, previews and records written."""
-        from .io import save_png
+        meshes = self.rec.meshes_of_crops([j.frame.image for j in jobs], [j.crop for j in jobs])
+        for job, mesh in zip(jobs, meshes):
+            with deferred_interrupt():  # a face's files are written all together: Ctrl-C waits for them
+                line = self.write(job, mesh)
+                self.written += 1
+            say(line)
+
+    def write(self, job, mesh) -> str:
+        """A face's mesh, preview and record; its line."""
+        from .io import atomic_write, save_png
         from .photos import record
         from .render import preview
 
-        meshes = self.rec.meshes_of_crops([j.frame.image for j in jobs], [j.crop for j in jobs])
-        for job, mesh in zip(jobs, meshes):
-            image = job.frame.image
-            path = self.outputs.mesh(job)
-            t0 = time.perf_counter()
-            files = self.rec.save(mesh, path, image, job.framing.landmarks)
-            seconds = {"detection": job.detection_s, **mesh.seconds, "write": time.perf_counter() - t0}
-            line = f"{job.frame.label} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
-            pv = self.outputs.preview(job)
-            if pv is not None:
-                save_png(pv, preview(job.crop.resize(image), job.crop.from_image(mesh.verts), mesh.faces, mesh.colors))
-                files.append(pv)
-                line += f"; preview {pv}"
-            rec = record(job.frame.source.path, image.shape, job.face or 0, job.framing, job.crop, mesh, files,
-                         seconds, frame=job.frame.index)
-            path.with_suffix(".json").write_text(json.dumps(rec, indent=1))
-            self.written += 1
-            say(line + (" (tracked)" if job.framing.tracked else ""))
+        image = job.frame.image
+        path = self.outputs.mesh(job)
+        t0 = time.perf_counter()
+        files = self.rec.save(mesh, path, image, job.framing.landmarks)
+        seconds = {"detection": job.detection_s, **mesh.seconds, "write": time.perf_counter() - t0}
+        line = f"{job.frame.label} -> {path}: {len(mesh.verts)} vertices, {len(mesh.faces)} triangles"
+        pv = self.outputs.preview(job)
+        if pv is not None:
+            files.append(save_png(pv, preview(job.crop.resize(image), job.crop.from_image(mesh.verts), mesh.faces,
+                                              mesh.colors)))
+            line += f"; preview {pv}"
+        rec = record(job.frame.source.path, image.shape, job.face or 0, job.framing, job.crop, mesh, files,
+                     seconds, frame=job.frame.index)
+        text = json.dumps(rec, indent=1)
+        atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+        return line + (" (tracked)" if job.framing.tracked else "")
+
+    def where(self) -> Path:
+        """The folder the meshes go to."""
+        return self.outputs.file.parent if self.outputs.file is not None else self.outputs.dir
 
     def summary(self):
         t = self.rec.timings
@@ -210,14 +223,19 @@ def main(args):
     run = Run(args, rec, outputs, unit)
     finder = FaceFinder(args.detector, args.faces, bbox, landmarks)
     pending = []
-    with tqdm(total=total, desc="reconstruct", unit=unit, disable=total is not None and total <= 1) as bar:
-        for frame in frames(sources, args.every):
-            pending += run.jobs(frame, finder)
-            bar.update()
-            while len(pending) >= args.batch_size:
-                run.reconstruct(pending[:args.batch_size])
-                del pending[:args.batch_size]
-        if pending:
-            run.reconstruct(pending)
+    try:
+        with tqdm(total=total, desc="reconstruct", unit=unit, disable=total is not None and total <= 1) as bar:
+            for frame in frames(sources, args.every):
+                pending += run.jobs(frame, finder)
+                bar.update()
+                while len(pending) >= args.batch_size:
+                    run.reconstruct(pending[:args.batch_size])
+                    del pending[:args.batch_size]
+            if pending:
+                run.reconstruct(pending)
+    except KeyboardInterrupt:
+        of = f" of {total}" if total is not None else ""
+        interrupted(PROG, f"{run.written} meshes written to {run.where()} (each with its record), from "
+                          f"{run.frames}{of} {unit}s read")
     run.summary()
 

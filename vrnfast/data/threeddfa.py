@@ -302,6 +302,13 @@ def _init_worker(bfm_path, size, depth, face_fraction, threads=1):
     _WORKER.update(model=model, region=model.face_region(), size=size, depth=depth, face_fraction=face_fraction)
 
 
+def _init_pool_worker(*init):
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
+    _init_worker(*init)
+
+
 def _prepare_one(job):
     from .dataset import write_sample
 
@@ -381,8 +388,12 @@ def prepare(kind, root, bfm, out, size=192, depth=200, workers=1, limit=None, fa
     else:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init) as pool:
-            collect(pool.imap_unordered(_prepare_one, todo, chunksize=4))
+        try:
+            with mp.get_context("spawn").Pool(workers, initializer=_init_pool_worker, initargs=init) as pool:
+                collect(pool.imap_unordered(_prepare_one, todo, chunksize=4))
+        except KeyboardInterrupt:  # the pool is terminated: its workers' files in writing are partial
+            _remove_partial_files(out)
+            raise
     names = sorted(n for n, _, _ in pairs if (out / f"{n}.npz").is_file())
     write_index(out, names, size, depth)
     report["landmark_error_px_mean"] = float(np.mean(errors)) if errors else None
