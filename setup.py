@@ -8,6 +8,7 @@ Environment:
 Neither extension links against libtorch: both take raw pointers, so building needs no torch.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,13 +32,21 @@ def find_nvcc():
 
 
 def want_cuda():
+    """(nvcc or None, the verdict compiled into vrnfast._C as cuda_build: 1 built, 0 skipped on
+    request, 2 skipped for want of nvcc)."""
     flag = os.environ.get("VRNFAST_CUDA", "").strip()
-    nvcc = find_nvcc()
     if flag == "0":
-        return None
+        return None, 0
+    nvcc = find_nvcc()
     if flag == "1" and nvcc is None:
         sys.exit("VRNFAST_CUDA=1 but nvcc was not found (set CUDA_HOME or put nvcc on PATH)")
-    return nvcc
+    return nvcc, 1 if nvcc else 2
+
+
+def version():
+    """vrnfast.__version__, the one place the version is written."""
+    text = (ROOT / "vrnfast" / "__init__.py").read_text()
+    return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
 
 
 def cuda_home(nvcc):
@@ -85,6 +94,7 @@ class BuildExt(build_ext):
 
 
 def extensions():
+    nvcc, cuda_build = want_cuda()
     exts = [Pybind11Extension(
         "vrnfast._C",
         sources=[f"{CSRC}/bindings_cpu.cpp", f"{CSRC}/common/parallel.cpp",
@@ -93,8 +103,8 @@ def extensions():
                  f"{CSRC}/sigmoid_bce/bce_cpu_generic.cpp", f"{CSRC}/sigmoid_bce/bce_cpu_x86v3.cpp",
                  f"{CSRC}/sigmoid_bce/bce_cpu_x86v4.cpp", f"{CSRC}/warp/warp_cpu.cpp",
                  f"{CSRC}/voxelize/voxelize.cpp"],
-        include_dirs=[CSRC], cxx_std=17, extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"])]
-    nvcc = want_cuda()
+        include_dirs=[CSRC], cxx_std=17, extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"],
+        define_macros=[("VRNFAST_CUDA_BUILD", str(cuda_build))])]
     if nvcc:
         home = cuda_home(nvcc)
         libdirs = [str(p) for p in (home / "lib64", home / "targets" / "x86_64-linux" / "lib") if p.exists()]
@@ -110,8 +120,25 @@ def extensions():
 
 setup(
     name="vrnfast",
-    version="0.1.0",
+    version=version(),
     description="Fast, correct volumetric 3D face reconstruction (VRN) with fused CPU/CUDA/Triton kernels",
+    # vrnfast's own code is BSD-3-Clause (LICENSE); the vendored viewer (vrnfast/viewer/) keeps its
+    # licences: model-viewer Apache-2.0, three.js and the rest it bundles MIT and BSD-3-Clause
+    license_expression="BSD-3-Clause AND Apache-2.0 AND MIT",
+    license_files=["LICENSE", "vrnfast/viewer/LICENSE-*"],
+    classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Intended Audience :: Science/Research",
+        "Intended Audience :: Developers",
+        "Operating System :: POSIX :: Linux",
+        "Programming Language :: C++",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Scientific/Engineering :: Image Processing",
+        "Topic :: Scientific/Engineering :: Visualization",
+        "Environment :: GPU :: NVIDIA CUDA",
+    ],
     long_description=(ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",

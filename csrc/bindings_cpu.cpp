@@ -101,6 +101,14 @@ PYBIND11_MODULE(_C, m) {
   m.def("default_num_threads", &vrn::default_num_threads);
   m.attr("cpu_isa") = vrn::cpu::mc_kernels().isa;
   m.attr("bce_isa") = vrn::cpu::bce_kernels().isa;
+  // what the build did about vrnfast._cuda (setup.py's verdict), for the messages of a missing one
+#if VRNFAST_CUDA_BUILD == 1
+  m.attr("cuda_build") = "built";
+#elif VRNFAST_CUDA_BUILD == 0
+  m.attr("cuda_build") = "skipped on request (VRNFAST_CUDA=0)";
+#else
+  m.attr("cuda_build") = "skipped: nvcc was not found";
+#endif
   m.def("bce_forward", &bce_forward, py::arg("logits"), py::arg("logits_dtype"), py::arg("target"),
         py::arg("target_dtype"), py::arg("n"), py::arg("pos_weight"), py::arg("pw_count"), py::arg("pw_inner"),
         py::arg("grad_scale"), py::arg("grad"), py::arg("grad_dtype"), py::arg("loss"), py::arg("num_threads") = 0,

@@ -35,6 +35,14 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("runtime_error", &mcc::runtime_error, "why the CUDA runtime cannot run here ('' when it can)");
   m.attr("cuda_runtime_version") = CUDART_VERSION;
   m.def(
+      "driver_version",
+      [] {
+        int version = 0;  // stays 0 where no driver is installed
+        cudaDriverGetVersion(&version);
+        return version;
+      },
+      "the CUDA version the installed driver supports (1000 * major + 10 * minor), 0 without a driver");
+  m.def(
       "mc_workspace_bytes",
       [](std::array<int64_t, 3> shape, int64_t batch, int device) {
         return mcc::workspace_bytes(vrn::mc::make_volume(0, 0, shape[0], shape[1], shape[2], 0, 0, 0, batch), device);

@@ -88,12 +88,20 @@ def test_cuda_ext_missing_gives_a_clear_error(monkeypatch):
             raise ImportError("simulated: no vrnfast._cuda")
         return real_import(name, globals, locals, fromlist, level)
 
+    class Built:  # what vrnfast._C says the build did about vrnfast._cuda
+        cuda_build = "skipped: nvcc was not found"
+
     B.cuda_ext.cache_clear()
     monkeypatch.setattr(builtins, "__import__", no_cuda)
+    monkeypatch.setattr(B, "cpu_ext", lambda: Built)
     try:
-        with pytest.raises(RuntimeError, match="built without its CUDA extension"):
+        with pytest.raises(RuntimeError, match="built without its CUDA extension.*nvcc was not found"):
             B.cuda_ext()
         assert not B.has_cuda_ext()
+        B.cuda_ext.cache_clear()
+        Built.cuda_build = "built"
+        with pytest.raises(RuntimeError, match=r"was built but cannot be imported \(simulated: no vrnfast._cuda\)"):
+            B.cuda_ext()
     finally:
         monkeypatch.undo()
         B.cuda_ext.cache_clear()

@@ -90,3 +90,50 @@ def test_ctrl_c_during_synth_keeps_the_faces_written_as_a_dataset(tmp_path, monk
     assert err[-1] == f"vrnfast synth: interrupted; 3 of 10 faces written to {tmp_path / 'ds'}, indexed as a dataset of 3"
     assert len(FaceDataset(tmp_path / "ds", strict=True)) == 3
     assert [p.name for p in (tmp_path / "ds").iterdir() if p.name.startswith(".")] == []  # no partial file
+
+
+def test_version_is_the_package_version(capsys):
+    from importlib.metadata import version
+
+    import vrnfast
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"vrnfast {vrnfast.__version__}\n"
+    assert version("vrnfast") == vrnfast.__version__  # setup.py reads it from the package: one source
+
+
+def test_cuda_extension_messages_say_what_is_missing():
+    from vrnfast._backend import cuda_not_built, cuda_unavailable
+
+    insufficient = "CUDA driver version is insufficient for CUDA runtime version"
+    no_gpu = cuda_unavailable(13000, 0, insufficient)  # what the runtime says where there is no driver at all
+    assert "no CUDA driver or device is present" in no_gpu and "driver of CUDA" not in no_gpu
+    old_driver = cuda_unavailable(13000, 12040, insufficient)
+    assert "the driver supports CUDA 12.4 only" in old_driver and "A driver of CUDA 13.0 or newer" in old_driver
+    assert "no CUDA device" in cuda_unavailable(13000, 13010, "no CUDA device")
+    assert "on request (VRNFAST_CUDA=0)" in cuda_not_built("skipped on request (VRNFAST_CUDA=0)")
+    assert "nvcc was not found" in cuda_not_built("skipped: nvcc was not found")
+
+
+def test_info_tells_a_machine_without_a_gpu_so(capsys):
+    """What this build and machine give: vrnfast._C records what the build did about vrnfast._cuda,
+    and where that is installed on a machine with no driver, info says there is none."""
+    import importlib.util
+
+    from vrnfast import _C
+
+    built = importlib.util.find_spec("vrnfast._cuda") is not None
+    assert (_C.cuda_build == "built") == built
+    main(["info", "--model", "vrn", "--preset", "tiny"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("CUDA extension"))
+    if not built:
+        assert _C.cuda_build in line
+    else:
+        from vrnfast import _cuda
+
+        if _cuda.driver_version() == 0:
+            assert "no CUDA driver or device is present" in line and "driver of CUDA" not in line
+        elif not _cuda.runtime_error():
+            assert "runs here" in line

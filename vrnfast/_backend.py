@@ -158,16 +158,42 @@ def cuda_ext():
     try:
         from . import _cuda
     except ImportError as e:
-        raise RuntimeError(
-            "vrnfast was built without its CUDA extension (vrnfast._cuda): nvcc was not found at build "
-            "time. Reinstall with nvcc on PATH or CUDA_HOME set (VRNFAST_CUDA=1 makes it mandatory).") from e
+        raise RuntimeError(cuda_not_built(cpu_ext().cuda_build, e)) from e
     why = _cuda.runtime_error()
     if why:
-        major, minor = divmod(_cuda.cuda_runtime_version // 10, 100)
-        raise RuntimeError(
-            f"vrnfast._cuda (built with CUDA {major}.{minor}) cannot run here: {why}. A driver of CUDA "
-            f"{major}.{minor} or newer is needed; or rebuild with a toolkit matching this driver.")
+        raise RuntimeError(cuda_unavailable(_cuda.cuda_runtime_version, _cuda.driver_version(), why))
     return _cuda
+
+
+def _cuda_version(v: int) -> str:
+    major, minor = divmod(v // 10, 100)
+    return f"{major}.{minor}"
+
+
+def cuda_unavailable(runtime_version: int, driver_version: int, why: str) -> str:
+    """Why vrnfast._cuda, built for CUDA `runtime_version`, cannot run on a machine whose driver
+    supports `driver_version` (0: no driver), given the runtime's own error `why`: a machine
+    without a GPU is told so, not sent to upgrade a driver it does not have."""
+    built = f"vrnfast._cuda (built with CUDA {_cuda_version(runtime_version)})"
+    if driver_version == 0:
+        return f"{built} cannot run here: no CUDA driver or device is present on this machine"
+    if driver_version < runtime_version:
+        return (f"{built} cannot run here: the driver supports CUDA {_cuda_version(driver_version)} only. A driver "
+                f"of CUDA {_cuda_version(runtime_version)} or newer is needed; or rebuild with a toolkit matching "
+                f"this driver.")
+    return f"{built} cannot run here: {why} (the driver supports CUDA {_cuda_version(driver_version)})"
+
+
+def cuda_not_built(build: str, error=None) -> str:
+    """Why vrnfast._cuda cannot be imported, from what the build did (vrnfast._C.cuda_build) and
+    the import's own error."""
+    if build.startswith("skipped on request"):
+        return ("vrnfast was built without its CUDA extension (vrnfast._cuda), on request (VRNFAST_CUDA=0). "
+                "Reinstall without VRNFAST_CUDA=0, with nvcc on PATH or CUDA_HOME set, to build it.")
+    if build == "built":
+        return f"vrnfast._cuda was built but cannot be imported ({error}); reinstall vrnfast."
+    return ("vrnfast was built without its CUDA extension (vrnfast._cuda): nvcc was not found at build "
+            "time. Reinstall with nvcc on PATH or CUDA_HOME set (VRNFAST_CUDA=1 makes it mandatory).")
 
 
 def has_cuda_ext() -> bool:

@@ -233,7 +233,10 @@ def _per_stack(shapes):
 
 
 def build_parser():
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="vrnfast", description=__doc__)
+    p.add_argument("--version", action="version", version=f"vrnfast {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("example", help="write an example volume (.npy) to mesh or benchmark")
