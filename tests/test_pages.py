@@ -22,6 +22,7 @@ from vrnfast.io import volume_to_image
 from vrnfast.pages import (BACKGROUND, VIEWER_SCRIPT, face_page, landmarks_on_mesh, save_face_page,
                            viewer_script)
 from vrnfast.reconstruct import Mesh
+from vrnfast.render import caption_height
 from vrnfast.report import WorstFaces, report_page, save_report
 
 import browser
@@ -163,7 +164,7 @@ def test_report_holds_the_metrics_yaw_bins_plot_and_worst_faces():
     assert names == [r["name"] for r in expect]
     assert "no surface predicted" in page
     previews = decoded(page, "image/png")[1:]
-    assert len(previews) == 10 and Image.open(io.BytesIO(previews[0])).size[1] == 64
+    assert len(previews) == 10 and Image.open(io.BytesIO(previews[0])).size[1] == 64 + caption_height(64)
 
 
 def test_worst_faces_renders_only_the_faces_it_keeps(monkeypatch):

@@ -12,6 +12,7 @@ from vrnfast.cli import main
 from vrnfast.data import synthetic_sample
 from vrnfast.data.crop import Crop, centred_crop, face_crop, landmark_box
 from vrnfast.reconstruct import CheckpointError, load_image, resolve_checkpoint, sample_colors
+from vrnfast.render import caption_height
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +211,8 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
     np.testing.assert_allclose(np.array(rec_b["crop"]) @ [10.0, 20.0, 1.0], crop.from_image(np.array([[10.0, 20.0]]))[0])
     assert rec_b["vertices"] > 100 and rec_b["faces"] > 100 and set(rec_b["seconds"]) >= {"network", "write"}
     pv = np.asarray(Image.open(tmp_path / "pv" / "b_preview.png"))
-    assert pv.ndim == 3 and pv.shape[1] == 4 * pv.shape[0]  # crop | front coloured | front shape | side
+    panel = pv.shape[1] // 4  # crop | front coloured | front shape | side, their names under them
+    assert pv.ndim == 3 and pv.shape[:2] == (panel + caption_height(panel), 4 * panel)
     main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "one.obj"),
           "--detector", "none"])
     assert (tmp_path / "one.obj").read_text().startswith("mtllib one.mtl\nusemtl one\nv ")  # textured
@@ -275,16 +277,6 @@ def test_bf16_inference_agrees_with_float32(tiny_checkpoint):
         Reconstructor(tiny_checkpoint, device="cpu", precision="fp8")
 
 
-def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path, tiny_checkpoint, face):
-    Image.fromarray(face).save(tmp_path / "a.png")
-    for out in ("new/face.glb", "newer/face.html", "x/y/face.obj"):
-        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / out),
-              "--preview", str(tmp_path / "p" / out.replace("/", "_")).replace(".", "_") + ".png",
-              "--detector", "none"])
-        assert (tmp_path / out).is_file() and (tmp_path / out).with_suffix(".json").is_file()
-    assert len(list((tmp_path / "p").glob("*.png"))) == 3
-
-
 def test_a_detector_failing_on_one_image_skips_that_image(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli):
     """dlib raises on images too small for its filters (a 1 x 1 or 5 x 5 image): that image is
     skipped with the reason, and the folder's other images are written."""
@@ -308,6 +300,16 @@ def test_a_detector_failing_on_one_image_skips_that_image(tmp_path, tiny_checkpo
         assert (f"{tmp_path / 'in' / name}: face detection failed (RuntimeError: Filter windows must be small "
                 "enough to fit into the padded image.)") in "\n".join(err)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.json", "a.ply"]
+
+
+def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path, tiny_checkpoint, face):
+    Image.fromarray(face).save(tmp_path / "a.png")
+    for out in ("new/face.glb", "newer/face.html", "x/y/face.obj"):
+        main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / out),
+              "--preview", str(tmp_path / "p" / out.replace("/", "_")).replace(".", "_") + ".png",
+              "--detector", "none"])
+        assert (tmp_path / out).is_file() and (tmp_path / out).with_suffix(".json").is_file()
+    assert len(list((tmp_path / "p").glob("*.png"))) == 3
 
 
 def test_ctrl_c_ends_a_run_with_whole_faces_and_one_line(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli):

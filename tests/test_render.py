@@ -217,13 +217,13 @@ def test_preview_puts_image_front_and_side_side_by_side():
     v = volume_to_image(verts)
     image = np.zeros((3, 64, 64), np.uint8)
     image[0] = 200
-    out = preview(image, v, faces, size=96)
+    out = preview(image, v, faces, size=96, labels=False)
     assert out.shape == (96, 288, 3) and out.dtype == np.uint8
     assert np.all(out[:, :96, 0] == 200) and np.all(out[:, :96, 1:] == 0)
     # the front render is drawn in the image's frame: the disc sits where the ball is
     rows, cols = np.nonzero(covered(out[:, 96:192], (255, 255, 255)))
     assert abs(cols.mean() - 40.5 * 1.5) < 1 and abs(rows.mean() - 20.5 * 1.5) < 1
-    assert preview(np.zeros((48, 64, 3), np.uint8), v, faces, size=96).shape == (96, 384, 3)
+    assert preview(np.zeros((48, 64, 3), np.uint8), v, faces, size=96, labels=False).shape == (96, 384, 3)
     with pytest.raises(ValueError, match="image"):
         preview(np.zeros((64, 64, 3), np.float32), v, faces)
 
@@ -236,10 +236,10 @@ def test_coloured_preview_adds_the_shape_alone_beside_the_coloured_views():
     image = np.full((64, 64, 3), 90, np.uint8)
     red, blue = np.zeros((len(v), 3), np.uint8), np.zeros((len(v), 3), np.uint8)
     red[:, 0], blue[:, 2] = 220, 220
-    a, b = preview(image, v, faces, red, size=64), preview(image, v, faces, blue, size=64)
+    a, b = (preview(image, v, faces, c, size=64, labels=False) for c in (red, blue))
     assert a.shape == (64, 256, 3)
     front, shape, side = (a[:, 64 * k:64 * (k + 1)] for k in (1, 2, 3))
-    plain = preview(image, v, faces, size=64)  # uncoloured: [input | front | side]
+    plain = preview(image, v, faces, size=64, labels=False)  # uncoloured: [input | front | side]
     np.testing.assert_array_equal(shape, plain[:, 64:128])  # the skin-grey front render
     np.testing.assert_array_equal(shape, b[:, 128:192])  # not painted by the colours
     assert not np.array_equal(front, shape) and not np.array_equal(a[:, 64:128], b[:, 64:128])
@@ -248,3 +248,29 @@ def test_coloured_preview_adds_the_shape_alone_beside_the_coloured_views():
     px = px[px[:, 2] > 40]  # lit enough for the ratio to be exact to rounding
     assert len(px) > 100 and np.allclose(px[:, 0] / px[:, 2], SKIN[0] / SKIN[2], atol=0.05)  # skin grey
     np.testing.assert_array_equal(covered(side, (255, 255, 255)), covered(plain[:, 128:], (255, 255, 255)))
+
+
+@pytest.mark.parametrize("coloured", [False, True])
+def test_preview_names_its_panels_under_them(coloured):
+    """Labels add a strip under the panels, which stay as they were; each panel's name is written
+    under that panel alone (ink within its own width), and no two names are alike."""
+    verts, faces = ball_mesh(64, 10.0, centre=(30, 20, 40))
+    v = volume_to_image(verts)
+    image = np.full((64, 64, 3), 90, np.uint8)
+    colors = np.full((len(v), 3), 200, np.uint8) if coloured else None
+    bare = preview(image, v, faces, colors, size=96, labels=False)
+    out = preview(image, v, faces, colors, size=96)
+    strip_h = render.caption_height(96)
+    assert out.shape == (96 + strip_h, bare.shape[1], 3)
+    np.testing.assert_array_equal(out[:96], bare)
+    strip = out[96:]
+    panels = bare.shape[1] // 96
+    names = []
+    for k in range(panels):
+        cell = strip[:, 96 * k:96 * (k + 1)]
+        ink = np.any(cell < 128, axis=2)
+        assert ink.sum() > 20, f"panel {k} has no name under it"
+        cols = np.nonzero(ink.any(axis=0))[0]
+        assert cols.min() > 0 and cols.max() < 95  # inside its own panel's width
+        names.append(cell.tobytes())
+    assert len(set(names)) == panels

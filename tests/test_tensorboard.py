@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from vrnfast.cli import main
+from vrnfast.render import caption_height
 from vrnfast.train import (PREVIEW_SIZE, TENSORBOARD_HINT, TENSORBOARD_PREVIEW, TENSORBOARD_SCALARS,
                            TensorBoardUnavailable, TrainConfig, Trainer)
 
@@ -66,7 +67,8 @@ def test_scalars_and_previews_match_the_run(tmp_path):
     images = acc.Images(TENSORBOARD_PREVIEW)
     assert [e.step for e in images] == [1, 2]
     preview = t.preview()  # the model as it was after the last epoch: the last image, pixel for pixel
-    assert preview.shape == (PREVIEW_SIZE, 3 * PREVIEW_SIZE, 3) and preview.dtype == np.uint8
+    labelled = PREVIEW_SIZE + caption_height(PREVIEW_SIZE)  # the panels' names under them
+    assert preview.shape == (labelled, 3 * PREVIEW_SIZE, 3) and preview.dtype == np.uint8
     for e in images:
         assert (e.height, e.width) == preview.shape[:2]
         decoded = np.asarray(Image.open(io.BytesIO(e.encoded_image_string)).convert("RGB"))

@@ -263,11 +263,34 @@ def _as_hwc(image):
     return img
 
 
-def preview(image, verts, faces, colors=None, size=256, align=True, **render_kw):
+def caption_height(panel_height: int) -> int:
+    """The height of the strip of panel names under a preview of panels `panel_height` high."""
+    return max(12, round(panel_height * 0.09))
+
+
+def _captions(names, panel_width, height):
+    """A white strip (height, len(names) * panel_width, 3) with each name centred under its panel,
+    in Pillow's own font, shrunk where a name would not fit its panel."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    strip = Image.new("RGB", (panel_width * len(names), height), "white")
+    draw = ImageDraw.Draw(strip)
+    for k, name in enumerate(names):
+        size = max(6, round(height * 0.72))
+        font = ImageFont.load_default(size=size)
+        while size > 6 and draw.textlength(name, font=font) > panel_width - 4:
+            size -= 1
+            font = ImageFont.load_default(size=size)
+        draw.text((k * panel_width + panel_width / 2, height / 2), name, fill=(40, 40, 40), font=font, anchor="mm")
+    return np.asarray(strip)
+
+
+def preview(image, verts, faces, colors=None, size=256, align=True, labels=True, **render_kw):
     """[input image | front render | side render], (S, 3 * S', 3) uint8 for an S x S' panel size;
     with `colors`, [input | front, coloured | front, shape alone | side, coloured], (S, 4 * S', 3):
     a photo's colours painted on any blob look like a face from the front, so the shape is shown
-    uncoloured too.
+    uncoloured too. With `labels` (default) each panel's name is written under it, on a strip
+    caption_height(S) high.
 
     image: the network input, (H, W, 3), (3, H, W) or (H, W) uint8, resized to `size` (an int is
     the panel height; the width keeps the image's aspect). With align (default) verts are taken to
@@ -293,20 +316,25 @@ def preview(image, verts, faces, colors=None, size=256, align=True, **render_kw)
         centre = (u.min() + u.max()) / 2 if u.size else 0.0
         frames["side"] = (centre - iw / 2, -0.5, centre + iw / 2, ih - 0.5)
     panels = [("front", colors), ("side", colors)]
+    names = ["network input", "front", "side"]
     if colors is not None:
         panels.insert(1, ("front", None))
+        names = ["network input", "front, coloured", "front, shape alone", "side, coloured"]
     renders = [render_mesh(v, f, c, view, (h, w), frame=frames[view], **render_kw) for view, c in panels]
-    return np.concatenate([panel] + renders, axis=1)
+    out = np.concatenate([panel] + renders, axis=1)
+    if labels:
+        out = np.concatenate([out, _captions(names, w, caption_height(h))], axis=0)
+    return out
 
 
-def volume_preview(image, prob, size=256, z_scale=1.0, level=0.5):
+def volume_preview(image, prob, size=256, z_scale=1.0, level=0.5, labels=True):
     """preview() of the surface of a probability volume (D, H, W) (numpy, torch or CuPy: meshed on
-    its device) predicted from the network input `image`: [input | front | side]. z_scale: the
-    depth of a slice in pixels (vrnfast.io.volume_to_image)."""
+    its device) predicted from the network input `image`: [input | front | side], labelled. z_scale:
+    the depth of a slice in pixels (vrnfast.io.volume_to_image)."""
     from . import _backend as B
     from .io import volume_to_image
     from .ops.marching_cubes import marching_cubes
 
     verts, faces = (B.to_numpy(a, B.array_kind(a, "mesh")) for a in marching_cubes(prob, level))
     # the axis swap of volume_to_image is a reflection: reversing the winding keeps the normals
-    return preview(image, volume_to_image(verts, z_scale), faces[:, ::-1], size=size)
+    return preview(image, volume_to_image(verts, z_scale), faces[:, ::-1], size=size, labels=labels)
