@@ -191,6 +191,7 @@ def _fraction(checkpoint):
     return float(torch.load(checkpoint, weights_only=True).get("face_fraction", VRN_FACE_FRACTION))
 
 
+@needs_faces
 def test_images_too_small_for_dlib_are_not_given_to_it():
     """dlib's CNN raises on images under about 10 pixels, or aborts the process (an exception on one
     of its threads): a subprocess, so that an abort fails this test and not the whole run."""
@@ -205,6 +206,7 @@ def test_images_too_small_for_dlib_are_not_given_to_it():
     assert run.returncode == 0 and run.stdout == "none found\n", run.stderr[-2000:]
 
 
+@needs_faces
 def test_tiny_images_are_skipped_and_the_rest_written(tmp_path, tiny_checkpoint, run_cli):
     from skimage import data
 
