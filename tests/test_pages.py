@@ -231,12 +231,17 @@ def test_a_browser_draws_the_face_turns_it_and_toggles_the_landmarks(chromium, f
     assert not [u for u in loaded if u.startswith("http")]  # nothing came from a network
 
 
-def test_a_browser_shows_the_report(chromium, tmp_path):
-    result = fake_result()
-    (tmp_path / "ced.png").write_bytes(ced_png((480, 300)))
-    page = save_report(tmp_path / "report.html", result, tmp_path / "ced.png", worst_of(result).worst_first())
+def test_a_browser_shows_the_report(chromium, tiny_checkpoint, tmp_path):
+    """A real report (the README shows this screenshot): the tests' tiny model on 12 faces."""
+    from vrnfast.evaluate import evaluate, write_outputs
+
+    worst = WorstFaces()
+    result = evaluate(tiny_checkpoint, "synthetic", n=12, progress=False, on_face=worst)
+    write_outputs(result, tmp_path / "r.json", tmp_path / "ced.png")
+    page = save_report(tmp_path / "report.html", result, tmp_path / "ced.png", worst.worst_first())
     chromium.open(page, window=(1200, 1400), ready="document.body.dataset.ced")
-    assert chromium.eval("document.body.dataset.ced") == "480x300"  # the plot decoded
+    with Image.open(tmp_path / "ced.png") as ced:
+        assert chromium.eval("document.body.dataset.ced") == "{}x{}".format(*ced.size)  # the plot decoded
     cells = chromium.eval("[...document.querySelectorAll('#metrics td')].map(td => td.textContent)")
     assert cells[:2] == [f"{result['nme_mean']:.4f}", f"{result['baseline_nme_mean']:.4f}"]
     assert chromium.eval("document.querySelectorAll('#yaw tbody tr').length") == len(result["yaw_bins"])
@@ -245,7 +250,9 @@ def test_a_browser_shows_the_report(chromium, tmp_path):
     keep(tmp_path / "report.png")
     box = chromium.eval("(r => [r.left, r.top, r.right, r.bottom])(document.getElementById('ced').getBoundingClientRect())")
     l, t, r, b = (int(round(v)) for v in box)
-    assert drawn(shot[t:b, l:r], "#ffffff") > 0.9  # the plot is on the screen where the page put it
+    with Image.open(tmp_path / "ced.png") as ced:  # the plot is on the screen where the page put it
+        want = np.asarray(ced.convert("RGB").resize((r - l, b - t), Image.BILINEAR), dtype=np.float64)
+    assert np.abs(shot[t:b, l:r, :3] - want).mean() < 12
 
 
 # ---- from the command line ------------------------------------------------------------------------
