@@ -1,4 +1,6 @@
-"""The README and the docs stand alone on a clone: every picture they show is a tracked file."""
+"""The README and the docs stand alone on a clone: every picture they show is a tracked file, and
+the command-line table is the one the argparse parser gives (tools/cli_table.py)."""
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -8,6 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def pictures(text):
@@ -32,3 +41,8 @@ def test_every_picture_the_docs_show_is_a_tracked_file():
     missing = [f"{doc.name}: {path}" for doc, path in shown if path not in tracked]
     assert not missing, f"pictures the docs show that a clone does not have (commit them): {missing}"
 
+
+def test_readme_command_table_is_the_parsers():
+    cli_table = _tool("cli_table")
+    assert cli_table.readme_table(cli_table.README.read_text(encoding="utf-8")) == cli_table.table(), (
+        "the README's command-line table differs from the parser's: run python tools/cli_table.py --write")

@@ -240,24 +240,24 @@ def build_parser():
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("example", help="write an example volume (.npy) to mesh or benchmark")
-    e.add_argument("out", help="output .npy path")
+    e.add_argument("out", metavar="OUT.npy", help="output .npy path")
     e.add_argument("--kind", default="face", choices=["face", "sphere", "torus", "noise"])
     e.add_argument("--shape", type=int, nargs=3, metavar=("D", "H", "W"))
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, metavar="S")
     e.set_defaults(fn=_cmd_example)
 
     t = sub.add_parser("train", help="train a VRN model (the main job)")
     t.add_argument("--model", default="vrn", choices=["vrn", "guided", "multitask"])
     t.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"])
-    t.add_argument("--data", default="synthetic", help="'synthetic' (built in) or a dataset directory")
-    t.add_argument("--out", help="run directory (default runs/<date-time>)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--epoch-size", dest="epoch_size", type=int, help="synthetic samples per epoch")
-    t.add_argument("--batch-size", dest="batch_size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--val-size", dest="val_size", type=int, help="validation faces (default 64)")
-    t.add_argument("--workers", type=int, help="DataLoader workers (default 1)")
+    t.add_argument("--data", default="synthetic", metavar="synthetic|DIR", help="'synthetic' (built in) or a dataset directory")
+    t.add_argument("--out", metavar="DIR", help="run directory (default runs/<date-time>)")
+    t.add_argument("--epochs", type=int, metavar="N")
+    t.add_argument("--epoch-size", dest="epoch_size", type=int, metavar="N", help="synthetic samples per epoch")
+    t.add_argument("--batch-size", dest="batch_size", type=int, metavar="N")
+    t.add_argument("--lr", type=float, metavar="LR")
+    t.add_argument("--seed", type=int, metavar="S")
+    t.add_argument("--val-size", dest="val_size", type=int, metavar="N", help="validation faces (default 64)")
+    t.add_argument("--workers", type=int, metavar="N", help="DataLoader workers (default 1)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     t.add_argument("--reference", action="store_true",
                    help="plain PyTorch loss and augmentation (grid_sample), to compare with the fused ops")
@@ -267,8 +267,8 @@ def build_parser():
                         "the transfer (Triton on CUDA); default: device on CUDA, workers on the CPU")
     t.add_argument("--amp", choices=["auto", "bf16", "off"],
                    help="bf16 autocast of the network (default: on for CUDA, off on the CPU)")
-    t.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-    t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, help="epoch after which lr is divided by 10")
+    t.add_argument("--device", metavar="cpu|cuda|cuda:N", help="cpu, cuda or cuda:N (default: cuda when available)")
+    t.add_argument("--lr-drop-epoch", dest="lr_drop_epoch", type=int, metavar="E", help="epoch after which lr is divided by 10")
     t.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files to OUT/tensorboard: each epoch's losses, IoUs, lr, "
                         "samples/s and a preview of a validation face's reconstruction (the tb extra)")
@@ -278,18 +278,18 @@ def build_parser():
     r.add_argument("images", nargs="+", metavar="INPUT",
                    help="image files (any format Pillow reads), folders of them (read recursively) or videos "
                         "(the video extra)")
-    r.add_argument("--checkpoint", required=True,
+    r.add_argument("--checkpoint", required=True, metavar="CK",
                    help="a checkpoint written by vrnfast train (best.pt / last.pt), or its run directory (its best.pt)")
-    r.add_argument("-o", "--out", help="output .obj / .glb / .ply / .html (one image) or directory (default: here)")
+    r.add_argument("-o", "--out", metavar="OUT.obj|.glb|.ply|.html|DIR", help="output .obj / .glb / .ply / .html (one image) or directory (default: here)")
     r.add_argument("--format", default="obj", choices=list(FORMATS),
                    help="mesh format when -o is a directory: obj (+ .mtl + .png texture: the photo), glb (binary "
                         "glTF, texture inside, y up), ply (vertex colours), html (a page showing the textured face "
                         "in 3-D beside the photo, landmarks toggled; opens from disk, no network)")
     r.add_argument("--every", type=int, default=1, metavar="N", help="a video's every N-th frame (default: all)")
-    r.add_argument("--preview", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
+    r.add_argument("--preview", metavar="PNG|DIR", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
                         "and shaded without colour: the shape alone) and from the side")
-    r.add_argument("--bbox", help="x,y,w,h face box in pixels, instead of finding the faces")
-    r.add_argument("--landmarks", help="68 (x, y) points of the face (.txt, .npy or .json), instead of finding the faces")
+    r.add_argument("--bbox", metavar="x,y,w,h", help="x,y,w,h face box in pixels, instead of finding the faces")
+    r.add_argument("--landmarks", metavar="FILE", help="68 (x, y) points of the face (.txt, .npy or .json), instead of finding the faces")
     r.add_argument("--detector", default="auto", choices=["auto", "hog", "cnn", "none"],
                    help="how faces are found (the faces extra: dlib): auto (HOG, then the CNN where HOG finds none), "
                         "hog, cnn; none: the centred square, for images that are face crops already")
@@ -297,11 +297,12 @@ def build_parser():
                    help="every face found (a mesh each, numbered left to right), or the largest only")
     r.add_argument("--model", choices=["vrn", "guided", "multitask"], help="check the checkpoint is of this model")
     r.add_argument("--preset", choices=["tiny", "small", "paper"], help="check the checkpoint is of this preset")
-    r.add_argument("--z-scale", dest="z_scale", type=float,
+    r.add_argument("--z-scale", dest="z_scale", type=float, metavar="S",
                    help="depth scale of the volume's slices in pixels (default: the checkpoint's; 1 for vrnfast's "
                         "training, 0.5 for the authors' model converted by vrnfast convert)")
-    r.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
-    r.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    r.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N", help="cpu, cuda or cuda:N (default: cuda when available)")
+    r.add_argument("--batch-size", dest="batch_size", type=int, default=8, metavar="N",
+                   help="faces per network batch (default 8)")
     r.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
                    help="the network's: bf16 autocast on CUDA and on CPUs with native bf16 (AMX, AVX-512 BF16), "
                         "float32 elsewhere (auto); or force one")
@@ -309,51 +310,52 @@ def build_parser():
 
     cv = sub.add_parser("convert", help="the authors' Torch7 VRN (vrn-unguided.t7) -> a vrnfast checkpoint")
     cv.add_argument("model", metavar="MODEL.t7", help="the authors' released model, e.g. vrn-unguided.t7")
-    cv.add_argument("-o", "--out", help="the checkpoint to write (default: MODEL.pt beside it)")
+    cv.add_argument("-o", "--out", metavar="OUT.pt", help="the checkpoint to write (default: MODEL.pt beside it)")
     cv.add_argument("--force", action="store_true", help="replace an existing output")
     cv.set_defaults(fn=_cmd_convert)
 
     ev = sub.add_parser("evaluate", help="NME (after ICP) and IoU of a checkpoint, beside the mean-shape baseline")
-    ev.add_argument("--checkpoint", required=True, help="a checkpoint (best.pt / last.pt) or a run directory (its best.pt)")
-    ev.add_argument("--data", default="synthetic", help="'synthetic' (held-out faces) or a dataset directory")
-    ev.add_argument("--n", type=int, help="faces to evaluate (default: 200 synthetic, or the whole directory)")
-    ev.add_argument("--json", help="results JSON (default: eval-CHECKPOINT-DATA.json beside the checkpoint)")
-    ev.add_argument("--ced", help="CED plot PNG (default: beside the JSON)")
-    ev.add_argument("--ced-max", dest="ced_max", type=float, default=0.1, help="the CED plot's largest NME")
+    ev.add_argument("--checkpoint", required=True, metavar="CK", help="a checkpoint (best.pt / last.pt) or a run directory (its best.pt)")
+    ev.add_argument("--data", default="synthetic", metavar="synthetic|DIR", help="'synthetic' (held-out faces) or a dataset directory")
+    ev.add_argument("--n", type=int, metavar="N", help="faces to evaluate (default: 200 synthetic, or the whole directory)")
+    ev.add_argument("--json", metavar="OUT.json", help="results JSON (default: eval-CHECKPOINT-DATA.json beside the checkpoint)")
+    ev.add_argument("--ced", metavar="OUT.png", help="CED plot PNG (default: beside the JSON)")
+    ev.add_argument("--ced-max", dest="ced_max", type=float, default=0.1, metavar="X", help="the CED plot's largest NME")
     ev.add_argument("--html", metavar="REPORT.html",
                     help="also a report page: the metrics, the CED plot, NMEs per yaw bin, the 10 worst faces with "
                          "previews")
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N")
     ev.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
                     help="the network's (see reconstruct --precision)")
-    ev.add_argument("--batch-size", dest="batch_size", type=int, default=8)
+    ev.add_argument("--batch-size", dest="batch_size", type=int, default=8, metavar="N",
+                    help="faces per network batch (default 8)")
     ev.set_defaults(fn=_cmd_evaluate)
 
     pr = sub.add_parser("prepare", help="300W-LP / AFLW2000-3D (+ the BFM) -> the on-disk dataset format")
     pr.add_argument("kind", choices=["300wlp", "aflw2000"])
-    pr.add_argument("--root", required=True, help="the release's folder (images with their .mat files)")
-    pr.add_argument("--bfm", required=True, help="BFM.mat with the 3DDFA expression basis (face3d's layout)")
-    pr.add_argument("--out", required=True, help="output dataset directory (resumable: existing samples kept)")
+    pr.add_argument("--root", required=True, metavar="DIR", help="the release's folder (images with their .mat files)")
+    pr.add_argument("--bfm", required=True, metavar="BFM.mat", help="BFM.mat with the 3DDFA expression basis (face3d's layout)")
+    pr.add_argument("--out", required=True, metavar="DIR", help="output dataset directory (resumable: existing samples kept)")
     pr.add_argument("--preset", default="paper", choices=["tiny", "small", "paper"], help="image and volume size")
-    pr.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)), help="processes")
-    pr.add_argument("--limit", type=int, help="only the first N samples (sorted by path)")
+    pr.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)), metavar="N", help="processes")
+    pr.add_argument("--limit", type=int, metavar="N", help="only the first N samples (sorted by path)")
     pr.set_defaults(fn=_cmd_prepare)
 
     sy = sub.add_parser("synth", help="write synthetic faces in the on-disk dataset format")
-    sy.add_argument("--n", type=int, required=True, help="number of samples")
-    sy.add_argument("--out", required=True, help="output directory")
+    sy.add_argument("--n", type=int, required=True, metavar="N", help="number of samples")
+    sy.add_argument("--out", required=True, metavar="DIR", help="output directory")
     sy.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"], help="image and volume size")
-    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--seed", type=int, default=0, metavar="S")
     sy.set_defaults(fn=_cmd_synth)
 
     m = sub.add_parser("mesh", help="marching cubes of a saved volume -> OBJ/PLY")
-    m.add_argument("volume", help="a 3-D .npy volume (D, H, W)")
-    m.add_argument("-o", "--out", required=True, help="output .obj or .ply")
-    m.add_argument("--level", type=float, default=0.5)
+    m.add_argument("volume", metavar="VOLUME.npy", help="a 3-D .npy volume (D, H, W)")
+    m.add_argument("-o", "--out", required=True, metavar="OUT.obj|.ply", help="output .obj or .ply")
+    m.add_argument("--level", type=float, default=0.5, metavar="X", help="the iso-level (default 0.5)")
     m.add_argument("--backend", default="auto", choices=["auto", "cpp", "reference"])
     m.add_argument("--image-coords", action="store_true",
                    help="write vertices as image (x, y, z) instead of volume (d, h, w) indices")
-    m.add_argument("--z-scale", type=float, default=1.0, help="depth scale with --image-coords")
+    m.add_argument("--z-scale", type=float, default=1.0, metavar="S", help="depth scale with --image-coords")
     m.set_defaults(fn=_cmd_mesh)
 
     i = sub.add_parser("info", help="versions, available backends, and every model's size at every preset")
