@@ -1,7 +1,5 @@
 """vrnfast.faces: dlib's detectors and landmarks on real photos (the 300W-LP sample as
 distributed, scikit-image's astronaut), against the files' own annotation."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,17 +8,17 @@ from vrnfast import faces
 from vrnfast.augmentation import IBUG68_MIRROR
 from vrnfast.data.crop import face_crop, landmark_box
 
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "300w_lp_sample" / "IBUG"
+from samples import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE, WLP_SKIP, needs_wlp_sample
+
 needs_faces = pytest.mark.skipif(not faces.available(), reason=f"face detection is not installed: {faces.EXTRA_HINT}")
-needs_sample = pytest.mark.skipif(not (SAMPLE / "IBUG_image_008_1_0.jpg").exists(),
-                                  reason="the shared 300W-LP sample is not here")
+needs_sample = needs_wlp_sample
 
 
 def _sample():
     import scipy.io
 
-    image = np.asarray(Image.open(SAMPLE / "IBUG_image_008_1_0.jpg").convert("RGB"))
-    pt2d = scipy.io.loadmat(SAMPLE / "IBUG_image_008_1_0.mat")["pt2d"].T - 1.0  # MATLAB's 1-based pixels
+    image = np.asarray(Image.open(WLP_SAMPLE / f"{WLP_NAME}.jpg").convert("RGB"))
+    pt2d = scipy.io.loadmat(WLP_SAMPLE / f"{WLP_NAME}.mat")["pt2d"].T - 1.0  # MATLAB's 1-based pixels
     return image, pt2d
 
 
@@ -110,9 +108,9 @@ def test_cnn_finds_the_face_hog_misses():
 
 @needs_faces
 def test_large_photos_are_searched_small_and_mapped_back():
-    image, pt2d = _sample() if (SAMPLE / "IBUG_image_008_1_0.jpg").exists() else (None, None)
-    if image is None:
-        pytest.skip("the shared 300W-LP sample is not here")
+    if not HAVE_WLP_SAMPLE:
+        pytest.skip(WLP_SKIP)
+    image, pt2d = _sample()
     big = np.zeros((1080, 1920, 3), np.uint8)
     big[:, 600:1680] = np.asarray(Image.fromarray(image).resize((1080, 1080), Image.BILINEAR))
     truth = (pt2d + 0.5) * 1080 / 450 - 0.5 + (600, 0)

@@ -4,7 +4,6 @@ import json
 import math
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +14,10 @@ from vrnfast.cli import main
 from vrnfast.data import FaceDataset
 from vrnfast.data.threeddfa import FormatError, find_pairs, load_bfm, read_annotation, rotation_3ddfa
 
+from samples import WLP_SAMPLE, needs_wlp_sample
 from test_voxelize import brute_force
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w_lp_sample" / "IBUG"
+REAL = WLP_SAMPLE
 H = W = 450
 
 
@@ -247,7 +247,7 @@ def test_bad_bfm_files(tmp_path, release):
     assert all("Exp_Para has 29 values, the BFM's basis 10" in r for _, r in report["skipped"])
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="the shared 300W-LP sample is not here")
+@needs_wlp_sample
 def test_real_300w_lp_annotation_is_read():
     ann = read_annotation(REAL / "IBUG_image_008_1_0.mat")
     assert ann.pose.shape == (7,) and ann.shape_para.shape == (199,) and ann.exp_para.shape == (29,)
@@ -257,7 +257,7 @@ def test_real_300w_lp_annotation_is_read():
     with Image.open(REAL / "IBUG_image_008_1_0.jpg") as im:
         w, h = im.size
     assert (ann.pt2d > 0).all() and (ann.pt2d[:, 0] < w).all() and (ann.pt2d[:, 1] < h).all()
-    pairs = find_pairs(REAL.parent)
+    pairs = find_pairs(REAL)
     assert [p[0] for p in pairs] == ["IBUG_image_008_1_0"]
 
 
@@ -273,11 +273,12 @@ def test_train_and_evaluate_read_the_prepared_data_unchanged(release, tiny_check
     assert "training vrn (tiny) on " + str(out) in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not (os.environ.get("VRNFAST_BFM") and REAL.is_dir()),
+@needs_wlp_sample
+@pytest.mark.skipif(not os.environ.get("VRNFAST_BFM"),
                     reason="set VRNFAST_BFM to a BFM.mat (not redistributable, so not shipped) to run")
 def test_real_sample_with_a_real_bfm(tmp_path, capsys):
     """With the real model, the fitted keypoints must land on the sample's own inner landmarks."""
-    main(["prepare", "300wlp", "--root", str(REAL.parent), "--bfm", os.environ["VRNFAST_BFM"], "--out",
+    main(["prepare", "300wlp", "--root", str(REAL), "--bfm", os.environ["VRNFAST_BFM"], "--out",
           str(tmp_path / "out"), "--workers", "1"])
     report = json.loads((tmp_path / "out" / "prepare-report.json").read_text())
     assert report["written"] == 1 and report["landmark_error_px_mean"] < 5

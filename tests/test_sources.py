@@ -12,7 +12,8 @@ from PIL import Image
 from vrnfast import photos, sources
 from vrnfast.cli import main
 
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "300w_lp_sample" / "IBUG"
+from samples import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE
+
 needs_video = pytest.mark.skipif(not sources.video_available(), reason=f"video reading is not installed: {sources.VIDEO_HINT}")
 
 
@@ -121,8 +122,8 @@ def test_videos_without_the_extra_say_which_to_install(tmp_path, tiny_checkpoint
 
 
 def _photo():
-    if (SAMPLE / "IBUG_image_008_1_0.jpg").exists():
-        return np.asarray(Image.open(SAMPLE / "IBUG_image_008_1_0.jpg").convert("RGB"))
+    if HAVE_WLP_SAMPLE:
+        return np.asarray(Image.open(WLP_SAMPLE / f"{WLP_NAME}.jpg").convert("RGB"))
     from skimage import data
 
     return data.astronaut()[:450, 20:470]
