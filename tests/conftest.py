@@ -77,6 +77,18 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture
+def sigint():
+    """Ctrl-C as a terminal delivers it: Python's KeyboardInterrupt handler on SIGINT, which a
+    process started in the background (a CI job, `cmd &`) inherits as ignored. The fixture's
+    value: what a child process must run first (preexec_fn) to have the same."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def run_cli(capsys):
     """The command line as a shell runs it: run_cli(argv) -> (exit status, stderr's lines). A
     KeyboardInterrupt escaping it (a Ctrl-C the command did not handle) fails the test rather than

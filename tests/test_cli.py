@@ -71,7 +71,7 @@ def test_a_reader_that_leaves_early_ends_it_quietly():
     assert err == b"" and proc.returncode == 1
 
 
-def test_ctrl_c_during_synth_keeps_the_faces_written_as_a_dataset(tmp_path, monkeypatch, run_cli):
+def test_ctrl_c_during_synth_keeps_the_faces_written_as_a_dataset(tmp_path, monkeypatch, run_cli, sigint):
     import signal
 
     from vrnfast import data

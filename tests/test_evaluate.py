@@ -128,7 +128,7 @@ def test_outputs_in_new_folders(tmp_path, tiny_checkpoint, capsys):
     assert all((tmp_path / p).is_file() for p in ("a/r.json", "b/c.png", "c/r.html"))
 
 
-def test_ctrl_c_says_how_far_scoring_got_and_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch, run_cli):
+def test_ctrl_c_says_how_far_scoring_got_and_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch, run_cli, sigint):
     import signal
 
     from vrnfast import evaluate as ev

@@ -286,7 +286,7 @@ def test_real_sample_with_a_real_bfm(tmp_path, capsys):
     assert model.n == 53215 and 18_000 < len(model.face_region()) < 20_000
 
 
-def test_ctrl_c_ends_a_run_of_workers_quietly_and_it_resumes(release, tmp_path):
+def test_ctrl_c_ends_a_run_of_workers_quietly_and_it_resumes(release, tmp_path, sigint):
     """SIGINT to the command's process group, as a terminal's Ctrl-C sends it, while two worker
     processes prepare: one line saying how many faces are there, exit status 130, no worker's
     traceback, no partial file; the same command then prepares the rest."""
@@ -305,7 +305,7 @@ def test_ctrl_c_ends_a_run_of_workers_quietly_and_it_resumes(release, tmp_path):
     args = ["prepare", "300wlp", "--root", str(release["root"]), "--bfm", str(release["bfm"]), "--out", str(out),
             "--preset", "tiny"]
     proc = subprocess.Popen([sys.executable, "-m", "vrnfast", *args, "--workers", "2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=sigint)
     deadline = time.monotonic() + 120
     while not list(out.glob("*.npz")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -312,7 +312,8 @@ def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path, tiny_checkpoint
     assert len(list((tmp_path / "p").glob("*.png"))) == 3
 
 
-def test_ctrl_c_ends_a_run_with_whole_faces_and_one_line(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli):
+def test_ctrl_c_ends_a_run_with_whole_faces_and_one_line(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli,
+                                                         sigint):
     """Ctrl-C while the second face's preview is written: that face is finished (mesh, preview and
     record; the signal waits for them), nothing else is begun, no temporary file is left, and one
     line says what was written where; exit status 130."""
