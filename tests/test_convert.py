@@ -36,9 +36,9 @@ def test_every_module_type_is_read_as_the_reference_runs_it(tmp_path, style):
     np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=0)
 
 
-def _authors(tmp_path, style):
+def _authors(tmp_path, style, scale=None):
     s = T.Style(cudnn=style.cudnn, kind=style.kind, running_std=style.running_std, gain=0.5)
-    tree = T.authors_vrn(s)
+    tree = T.authors_vrn(s, scale=scale)
     T.save(tmp_path / "vrn-unguided.t7", tree)
     return tree
 
@@ -59,8 +59,20 @@ def _check_converted(tmp_path, tree):
     np.testing.assert_allclose(ours, ref[0], atol=1e-5, rtol=0)
 
 
-def test_the_authors_vrn_converts_to_its_own_output(tmp_path):
-    _check_converted(tmp_path, _authors(tmp_path, STYLES["cudnn CUDA running_std"]))
+@pytest.mark.parametrize("scale", [None, 4], ids=["oheight owidth 192", "scale_factor 4"])
+def test_the_authors_vrn_converts_to_its_own_output(tmp_path, scale):
+    """Both spellings of the last upsampling: (oheight, owidth) = 192, and scale_factor 4, which
+    the last torch/nn release turns into 48 * 4 = 192 (the ports of the authors' file say 4)."""
+    _check_converted(tmp_path, _authors(tmp_path, STYLES["cudnn CUDA running_std"], scale=scale))
+
+
+def test_an_upsampling_that_does_not_give_192_is_refused_by_name(tmp_path):
+    T.save(tmp_path / "three.t7", T.authors_vrn(T.Style(), scale=3))
+    with pytest.raises(ConversionError, match=r"gives \(1, 200, 144, 144\); the authors' VRN gives \(1, 200, 192, 192\): "
+                                              r"its upsampling model\.modules\[11\]\.modules\[0\]\.modules\[2\] "
+                                              r"\(scale_factor 3\) makes 144x144 of the 48x48 maps"):
+        convert(tmp_path / "three.t7", tmp_path / "three.pt")
+    assert not (tmp_path / "three.pt").exists()
 
 
 @pytest.mark.slow

@@ -195,12 +195,15 @@ def level(s, depth, f=256):
     return [concat(seq(*upper), seq(*lower)), cadd(), residual(s, f, f)]
 
 
-def authors_vrn(s, f=256, depth=200, size=192):
-    """vrn-unguided.t7's tree (module for module, with random weights and batch statistics)."""
+def authors_vrn(s, f=256, depth=200, size=192, scale=None):
+    """vrn-unguided.t7's tree (module for module, with random weights and batch statistics); its
+    last upsampling spelled with (oheight, owidth) = `size`, or with `scale` when given (4: the
+    spelling the public ports of the file imply)."""
     stack = lambda: concat(identity(), seq(*level(s, 4, f), cbr(s, f), cbr(s, f)))  # noqa: E731
     return seq(conv(s, 3, 64, 7, 2, 3), bn(s, 64), relu(s), residual(s, 64, 128), maxpool(s),
                residual(s, 128, 128), residual(s, 128, f), stack(), cadd(), stack(), cadd(),
-               concat(seq(cbr(s, f), conv(s, f, depth), up_bilinear(size=size), sigmoid())))
+               concat(seq(cbr(s, f), conv(s, f, depth), up_bilinear(size=None if scale else size, scale=scale),
+                          sigmoid())))
 
 
 # --- the reference: a numpy interpreter of the tree ------------------------------------------
@@ -264,8 +267,8 @@ def forward(m, x):
     if kind == "SpatialUpSamplingBilinear":
         if f.get("oheight"):
             return _bilinear(x, f["oheight"], f["owidth"])
-        s = f["scale_factor"]
-        return _bilinear(x, (x.shape[1] - 1) * (s - 1) + x.shape[1], (x.shape[2] - 1) * (s - 1) + x.shape[2])
+        s = f["scale_factor"]  # torch/nn's setSize since 2016-10: the size times the scale
+        return _bilinear(x, x.shape[1] * s, x.shape[2] * s)
     if kind == "Sigmoid":
         return 1 / (1 + np.exp(-x))
     raise ValueError(m.name)

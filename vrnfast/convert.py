@@ -138,12 +138,15 @@ def conv_weights(module, path):
 
 
 def bilinear_size(module, shape_hw):
-    """Torch7's SpatialUpSamplingBilinear output size: (oheight, owidth) when given, else
-    (h - 1) * (s - 1) + h."""
+    """Torch7's SpatialUpSamplingBilinear output size as torch/nn computes it since 2016-10 (its
+    setSize; the authors' model is of 2017): (oheight, owidth) when the module was made with them,
+    else the input's size times scale_factor. The module's doc comment still gives
+    (h - 1) * (s - 1) + h, what the first releases computed: 189, not 192, for the authors' 4x
+    upsampling of 48 x 48 maps."""
     if module.oheight is not None and module.owidth is not None:
         return int(module.oheight), int(module.owidth)
     s = int(module.scale_factor)
-    return tuple((n - 1) * (s - 1) + n for n in shape_hw)
+    return tuple(n * s for n in shape_hw)
 
 
 def run_t7(module, x):
@@ -218,6 +221,18 @@ def _fill(net, params):
                 target.bias.copy_(torch.from_numpy(bias))
 
 
+def _upsampling_note(modules, size_hw):
+    """Where a wrong output size comes from: the file's bilinear upsampling, named by its path."""
+    for path, name, module in modules:
+        if name == "nn.SpatialUpSamplingBilinear":
+            spelled = (f"oheight {module.oheight}, owidth {module.owidth}" if module.oheight is not None
+                       else f"scale_factor {module.scale_factor}")
+            made = bilinear_size(module, (size_hw[0] // 4, size_hw[1] // 4))
+            return (f": its upsampling {path} ({spelled}) makes {made[0]}x{made[1]} of the 48x48 maps, where the "
+                    f"authors' VRN makes {size_hw[0]}x{size_hw[1]}")
+    return ""
+
+
 def _output(result):
     """The network's output: a trailing ConcatTable of one branch (the authors') gives a table."""
     while isinstance(result, list):
@@ -249,7 +264,7 @@ def convert(t7_path, out_path=None, check=True) -> dict:
             ours = torch.sigmoid(net(x)["volume"][-1])
         if theirs.shape != ours.shape:
             raise ConversionError(f"the file's network gives {tuple(theirs.shape)}; the authors' VRN gives "
-                                  f"{tuple(ours.shape)}")
+                                  f"{tuple(ours.shape)}{_upsampling_note(modules, tuple(ours.shape[-2:]))}")
         err = float((theirs - ours).abs().max())
         if not err <= CHECK_TOLERANCE:
             raise ConversionError(f"the file's layers fit the authors' VRN but its graph computes something else "
