@@ -341,3 +341,40 @@ def test_ctrl_c_ends_a_run_with_whole_faces_and_one_line(tmp_path, tiny_checkpoi
     assert not any("Traceback" in line for line in err)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "f0.glb", "f0.json", "f0_preview.png", "f1.glb", "f1.json", "f1_preview.png"]
+
+
+def test_the_authors_model_frames_faces_as_their_demo_did(tmp_path, capsys):
+    """The authors' run.sh: s = 90 / sqrt(w h) of the landmarks' box (minX, minY, w, h), the image
+    scaled by s, then the 192 x 192 crop whose top-left corner is ((minX - w/2) s, (minY - h/2) s):
+    not centred on the box. A converted checkpoint carries that rule (crop_rule); vrnfast's own
+    models keep the centred square. The record's crop (image pixels -> network-input pixels)
+    shows it."""
+    from vrnfast.models import build_model
+
+    lms = synthetic_sample(1, seed=5, size=192)["landmarks"][:, :2] * [1.7, 1.4] + [60, 25]  # a wide face
+    image = np.random.default_rng(1).integers(0, 256, (420, 500, 3), dtype=np.uint8)
+    # the formula, in pixel edges (the landmarks are pixel centres: an edge is a centre + 0.5)
+    min_x, min_y = lms.min(axis=0) + 0.5
+    w, h = lms.max(axis=0) - lms.min(axis=0)
+    s = 90 / np.sqrt(w * h)
+    corner = np.array([(min_x - w / 2) * s, (min_y - h / 2) * s])  # in the scaled image's pixels
+    ck = {"model": build_model("vrn", "paper").state_dict(), "model_name": "vrn", "preset": "paper",
+          "input_range": "0..1", "z_scale": 0.5, "crop_rule": "vrn-run.sh"}
+    crop = Reconstructor(ck, device="cpu").framing(image.shape[:2], landmarks=lms)
+    assert crop.size == 192 and crop.scale == pytest.approx(s, rel=1e-12)
+    np.testing.assert_allclose([crop.x * s, crop.y * s], corner, rtol=0, atol=1e-9)
+    centred = Reconstructor({k: v for k, v in ck.items() if k != "crop_rule"}, device="cpu").framing(
+        image.shape[:2], landmarks=lms)
+    assert centred.side == pytest.approx(crop.side) and abs(centred.x - crop.x) > 2  # the rules differ
+    with pytest.raises(ValueError, match="rule must be one of"):
+        face_crop((10, 10, 20, 20), (100, 100), 192, rule="centered")
+    # the command line's record: the scaled image's pixel (i, j) is the crop's (i - corner)
+    torch.save(ck, tmp_path / "authors.pt")
+    Image.fromarray(image).save(tmp_path / "a.png")
+    np.savetxt(tmp_path / "a.txt", lms)
+    main(["reconstruct", str(tmp_path / "a.png"), "--checkpoint", str(tmp_path / "authors.pt"), "--landmarks",
+          str(tmp_path / "a.txt"), "-o", str(tmp_path / "a.ply"), "--device", "cpu", "--precision", "float32"])
+    m = np.array(json.loads((tmp_path / "a.json").read_text())["crop"])
+    scaled_pixel = np.array([37.0, 52.0])  # a pixel centre of the scaled image, (x, y)
+    image_point = (scaled_pixel + 0.5) / s - 0.5  # the same point in the image's pixel centres
+    np.testing.assert_allclose(m @ [*image_point, 1.0], scaled_pixel - corner, atol=1e-9)

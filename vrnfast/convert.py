@@ -8,8 +8,9 @@ requires the two to agree, so a file of the same layers wired otherwise cannot p
 
 The checkpoint carries what the authors' model expects: RGB input scaled to [0, 1]
 (`input_range`), its probability output meshed at 0.5 (the network's last layer is their
-sigmoid), their depth scale (`z_scale` 0.5: their meshes halve z) and their crop (the landmark
-box's sqrt(w h) 90 of 192 pixels, as `vrnfast prepare` frames faces).
+sigmoid), their depth scale (`z_scale` 0.5: their meshes halve z) and their crop (`crop_rule`
+"vrn-run.sh": the landmark box's sqrt(w h) 90 of 192 pixels, the square's corner where their
+demo's run.sh puts it, not centred on the box).
 """
 from __future__ import annotations
 
@@ -271,7 +272,7 @@ def convert(t7_path, out_path=None, check=True) -> dict:
                                   f"(largest difference {err:.3g} on a test input)")
     checkpoint = {"model": net.state_dict(), "model_name": "vrn", "preset": "paper",
                   "input_range": "0..1",  # their code feeds RGB / 255
-                  "z_scale": 0.5, "face_fraction": VRN_FACE_FRACTION,
+                  "z_scale": 0.5, "face_fraction": VRN_FACE_FRACTION, "crop_rule": "vrn-run.sh",
                   "source": f"converted from {Path(t7_path).name} (Torch7) by vrnfast convert"}
     if out_path is not None:
         from .io import atomic_write

@@ -200,6 +200,8 @@ class Reconstructor:
         self.checkpoint = {k: v for k, v in ck.items() if k not in ("model", "optimizer", "scheduler")}
         # the face box's share of the crop in the training data (VRN's for older checkpoints)
         self.face_fraction = float(ck.get("face_fraction", VRN_FACE_FRACTION))
+        # where the square sits on the face box: the authors' demo rule for their converted model
+        self.crop_rule = ck.get("crop_rule", "centred")
         p = PRESETS[self.preset]
         self.size, self.depth = p.image_size, p.depth
         self.timings = Timings()
@@ -228,15 +230,17 @@ class Reconstructor:
     def framing(self, shape_hw, bbox=None, landmarks=None):
         """The Crop of an (H, W) image, framed as the training crops were: about the box of 68
         `landmarks` (x, y pixels; vrnfast prepare's rule), or about the face box bbox (x, y, w, h,
-        pixel edges), the box's sqrt(w h) the training data's share of the side; without either,
-        the centred largest square."""
+        pixel edges), the box's sqrt(w h) the training data's share of the side, the square centred
+        on the box or, for the authors' converted model, where their demo put it (crop_rule);
+        without either, the centred largest square."""
         if landmarks is not None:
             lms = np.asarray(landmarks, np.float64)
             if lms.ndim != 2 or lms.shape[1] != 2 or len(lms) < 2 or not np.isfinite(lms).all():
                 raise ValueError(f"landmarks must be finite (N, 2) pixel positions, got shape {lms.shape}")
             bbox = landmark_box(lms)
         return (centred_crop(shape_hw, self.size) if bbox is None else
-                face_crop(bbox, shape_hw, self.size, self.face_fraction, name="bbox" if landmarks is None else "landmarks"))
+                face_crop(bbox, shape_hw, self.size, self.face_fraction, name="bbox" if landmarks is None else "landmarks",
+                          rule=self.crop_rule))
 
     def surface(self, volume):
         """Marching cubes of one probability volume (D, S, S) at the level, on its device:

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 VRN_FACE_FRACTION = 90 / 192  # VRN's crops (its demo's run.sh): the face box's sqrt(w h), 90 of 192 pixels
+# Where the square sits on the face box: "centred" (vrnfast's training crops and its own models), or
+# "vrn-run.sh", the authors' demo: its top-left corner at (x - w/2, y - h/2) of the landmarks' box,
+# what their released model was demonstrated on (a converted checkpoint carries it).
+CROP_RULES = ("centred", "vrn-run.sh")
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,15 @@ def centred_crop(shape_hw, size) -> Crop:
     return Crop((w - side) / 2, (h - side) / 2, float(side), size)
 
 
-def face_crop(box, shape_hw, size, face_fraction=VRN_FACE_FRACTION, name="bbox") -> Crop:
-    """The square centred on a face box (x, y, w, h in pixel edges) whose sqrt(w h) is
-    `face_fraction` of its side, as training crops are made; ValueError naming `name` for a box
-    that is not finite, empty, outside the image or absurdly large."""
+def face_crop(box, shape_hw, size, face_fraction=VRN_FACE_FRACTION, name="bbox", rule="centred") -> Crop:
+    """The square of a face box (x, y, w, h in pixel edges) whose sqrt(w h) is `face_fraction` of
+    its side: centred on the box, as training crops are made, or placed by the authors' demo rule
+    ("vrn-run.sh": the image scaled by s = face_fraction * size / sqrt(w h), the size x size crop
+    from ((x - w/2) s, (y - h/2) s), i.e. the square of side size / s from (x - w/2, y - h/2)).
+    ValueError naming `name` for a box that is not finite, empty, outside the image or absurdly
+    large."""
+    if rule not in CROP_RULES:
+        raise ValueError(f"rule must be one of {CROP_RULES}, got {rule!r}")
     if len(box) != 4 or not all(np.isfinite(box)):
         raise ValueError(f"{name} must be 4 finite numbers (x, y, w, h), got {box!r}")
     x, y, w, h = (float(v) for v in box)
@@ -78,6 +87,8 @@ def face_crop(box, shape_hw, size, face_fraction=VRN_FACE_FRACTION, name="bbox")
     side = math.sqrt(w * h) / face_fraction
     if side > 8 * max(ih, iw):
         raise ValueError(f"{name} {box!r} makes a crop of {side:.0f} pixels, far larger than the {iw}x{ih} image")
+    if rule == "vrn-run.sh":
+        return Crop(x - w / 2, y - h / 2, side, size)
     return Crop(x + w / 2 - side / 2, y + h / 2 - side / 2, side, size)
 
 
