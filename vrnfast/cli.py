@@ -99,6 +99,18 @@ def _cmd_convert(args):
           f"the file's own graph, in {time.perf_counter() - t0:.1f} s")
 
 
+def _cmd_fetch(args):
+    from .weights import WeightsUnavailable, fetch
+
+    try:
+        path = fetch(args.name)
+    except WeightsUnavailable as e:
+        sys.exit(f"vrnfast fetch: {e}")
+    except KeyboardInterrupt:
+        interrupted("vrnfast fetch", "nothing was kept (the download starts over next time)")
+    print(path)
+
+
 def _cmd_evaluate(args):
     from .evaluate import evaluate, format_table, write_outputs
     from .reconstruct import CheckpointError, resolve_checkpoint
@@ -279,7 +291,9 @@ def build_parser():
                    help="image files (any format Pillow reads), folders of them (read recursively) or videos "
                         "(the video extra)")
     r.add_argument("--checkpoint", required=True, metavar="CK",
-                   help="a checkpoint written by vrnfast train (best.pt / last.pt), or its run directory (its best.pt)")
+                   help="a checkpoint written by vrnfast train (best.pt / last.pt), its run directory (its best.pt), a "
+                        "converted file, or a released model's name: vrn-unguided (the authors' VRN, downloaded and "
+                        "converted into the cache on first use)")
     r.add_argument("-o", "--out", metavar="OUT.obj|.glb|.ply|.html|DIR", help="output .obj / .glb / .ply / .html (one image) or directory (default: here)")
     r.add_argument("--format", default="obj", choices=list(FORMATS),
                    help="mesh format when -o is a directory: obj (+ .mtl + .png texture: the photo), glb (binary "
@@ -314,8 +328,17 @@ def build_parser():
     cv.add_argument("--force", action="store_true", help="replace an existing output")
     cv.set_defaults(fn=_cmd_convert)
 
+    from .weights import RELEASES
+
+    fe = sub.add_parser("fetch", help="download a released model (the authors' VRN) and convert it into the cache, "
+                                      "once; prints the checkpoint's path")
+    fe.add_argument("name", choices=sorted(RELEASES), help="the released model")
+    fe.set_defaults(fn=_cmd_fetch)
+
     ev = sub.add_parser("evaluate", help="NME (after ICP) and IoU of a checkpoint, beside the mean-shape baseline")
-    ev.add_argument("--checkpoint", required=True, metavar="CK", help="a checkpoint (best.pt / last.pt) or a run directory (its best.pt)")
+    ev.add_argument("--checkpoint", required=True, metavar="CK",
+                    help="a checkpoint (best.pt / last.pt), a run directory (its best.pt), or a released model's "
+                         "name (vrn-unguided)")
     ev.add_argument("--data", default="synthetic", metavar="synthetic|DIR", help="'synthetic' (held-out faces) or a dataset directory")
     ev.add_argument("--n", type=int, metavar="N", help="faces to evaluate (default: 200 synthetic, or the whole directory)")
     ev.add_argument("--json", metavar="OUT.json", help="results JSON (default: eval-CHECKPOINT-DATA.json beside the checkpoint)")

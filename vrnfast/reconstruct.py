@@ -86,9 +86,17 @@ CHECKPOINT_HINT = "pass a checkpoint written by vrnfast train: a run directory's
 
 
 def resolve_checkpoint(checkpoint) -> Path:
-    """The checkpoint file a path names: the file itself, or a run directory's best.pt.
+    """The checkpoint file a path names: the file itself, or a run directory's best.pt; or a
+    released model's name (vrnfast.weights: "vrn-unguided"), fetched into the cache on first use.
     CheckpointError, saying what to pass instead, for anything else."""
+    from . import weights
+
     path = Path(checkpoint)
+    if weights.is_release_name(checkpoint):
+        try:
+            return weights.fetch(str(checkpoint))
+        except weights.WeightsUnavailable as e:
+            raise CheckpointError(str(e)) from None
     if path.is_dir():
         if (path / "best.pt").is_file():
             return path / "best.pt"
