@@ -19,7 +19,8 @@ import torch
 
 from . import _backend as B
 from .data.crop import VRN_FACE_FRACTION, Crop, centred_crop, face_crop, landmark_box
-from .models import PRESETS, build_model, normalize_images
+from .models import PRESETS, build_model, normalize_images, upsample_volume
+from .models.inference import for_inference
 
 
 @dataclass
@@ -196,7 +197,14 @@ class Reconstructor:
         self.precision = B.inference_precision(self.device, precision)
         self.level = B.check_finite(level, "level")
         self.net, ck = load_model(checkpoint, model, preset, self.device)
-        self.net = self.net.to(memory_format=torch.channels_last)  # oneDNN's and cuDNN's fast layout
+        if self.device.type == "cpu":
+            # batch norms folded, weights in the precision it runs in, convolutions fused with their
+            # ReLUs and residual sums on oneDNN's reordered weights (vrnfast.models.inference)
+            self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+            self.net = for_inference(self.net, self.dtype)
+        else:  # cuDNN's fast layout; bf16 by autocast (what the GPU tests were written for)
+            self.dtype = torch.float32
+            self.net = self.net.to(memory_format=torch.channels_last)
         # the checkpoint's own depth scale (a converted authors' model: 0.5) unless one is given
         z_scale = ck.get("z_scale", 1.0) if z_scale is None else z_scale
         self.z_scale = B.check_finite(z_scale, "z_scale")
@@ -225,10 +233,16 @@ class Reconstructor:
         x = torch.as_tensor(images).to(self.device)
         if x.dim() != 4 or x.shape[1:] != (3, self.size, self.size) or x.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (B, 3, {self.size}, {self.size}), got {x.dtype} {tuple(x.shape)}")
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.net(normalize_images(x, self.input_range).contiguous(memory_format=torch.channels_last))
+        autocast = self.precision == "bf16" and self.dtype != torch.bfloat16
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+            image = normalize_images(x, self.input_range).to(self.dtype).contiguous(memory_format=torch.channels_last)
+            out = self.net(image, upsample=False)
         heat = out["landmarks"][-1].float().sigmoid() if out["landmarks"] else None
-        return {"volume": out["volume"][-1].float().sigmoid(), "heatmaps": heat}
+        # the last volume's logits upsampled in float32 (from the trunk's small maps: in bf16 and
+        # channels_last the upsampling and the layout change cost several times more), sigmoid in place
+        logits = out["volume"][-1].float().contiguous()
+        volume = upsample_volume(self.net.preset, logits, (self.size, self.size)).sigmoid_()
+        return {"volume": volume, "heatmaps": heat}
 
     def crop(self, image, bbox=None, landmarks=None):
         """(the (S, S, 3) crop the model sees, its Crop) of a loaded (H, W, 3) image (see framing)."""

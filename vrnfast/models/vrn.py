@@ -61,8 +61,14 @@ def _trunk(preset: Preset, cin, cout, stacks):
     return cls(cin, cout, preset.features, stacks, preset.hourglass_depth)
 
 
-def _volumes(preset: Preset, logits, size):
-    return [_upsample(v, size, aligned=preset.design == "authors") for v in logits]
+def upsample_volume(preset: Preset, logits, size):
+    """A volume's logits at the trunk's resolution -> at the image's `size` (H, W), as the network's
+    last step does it (bilinear; corners aligned for the authors' design, as Torch7's)."""
+    return _upsample(logits, size, aligned=preset.design == "authors")
+
+
+def _volumes(preset: Preset, logits, size, upsample=True):
+    return [upsample_volume(preset, v, size) for v in logits] if upsample else list(logits)
 
 
 def _heatmaps(preset: Preset, logits, size):
@@ -78,8 +84,10 @@ class VRN(nn.Module):
         self.preset = preset
         self.net = _trunk(preset, 3, preset.depth, preset.stacks)
 
-    def forward(self, image):
-        return {"volume": _volumes(self.preset, self.net(image), image.shape[-2:]), "landmarks": []}
+    def forward(self, image, upsample=True):
+        """{"volume": [logits (B, D, S, S)] per supervised stack, "landmarks": []}; with upsample=False
+        the volumes stay at the trunk's resolution (upsample_volume does the rest)."""
+        return {"volume": _volumes(self.preset, self.net(image), image.shape[-2:], upsample), "landmarks": []}
 
 
 class VRNGuided(nn.Module):
@@ -92,12 +100,12 @@ class VRNGuided(nn.Module):
         self.guide = _trunk(preset, 3, NUM_LANDMARKS, preset.guide_stacks)
         self.net = _trunk(preset, 3 + NUM_LANDMARKS, preset.depth, preset.stacks)
 
-    def forward(self, image):
+    def forward(self, image, upsample=True):
         size = image.shape[-2:]
         heatmaps = _heatmaps(self.preset, self.guide(image), size)
         guide = _upsample(torch.sigmoid(heatmaps[-1]), size)
         volumes = self.net(torch.cat([image, guide], dim=1))
-        return {"volume": _volumes(self.preset, volumes, size), "landmarks": heatmaps}
+        return {"volume": _volumes(self.preset, volumes, size, upsample), "landmarks": heatmaps}
 
 
 class VRNMultitask(nn.Module):
@@ -108,11 +116,11 @@ class VRNMultitask(nn.Module):
         self.preset = preset
         self.net = _trunk(preset, 3, preset.depth + NUM_LANDMARKS, preset.stacks)
 
-    def forward(self, image):
+    def forward(self, image, upsample=True):
         size = image.shape[-2:]
         outs = self.net(image)
         d = self.preset.depth
-        return {"volume": _volumes(self.preset, [o[:, :d] for o in outs], size),
+        return {"volume": _volumes(self.preset, [o[:, :d] for o in outs], size, upsample),
                 "landmarks": _heatmaps(self.preset, [o[:, d:] for o in outs], size)}
 
 
