@@ -119,7 +119,8 @@ def launch_configs():
     """Every configuration the launchers above compile: each logit and target dtype that
     vrnfast.sigmoid_bce hands them, each constexpr branch, 32-bit sizes; and 64-bit sizes
     (inputs past 2^31 elements) for each branch and logit dtype with uint8 targets."""
-    from ..ops.sigmoid_bce import KERNEL_TARGET_DTYPES, LOGIT_DTYPES
+    from .dtypes import BCE_LOGIT_DTYPES as LOGIT_DTYPES
+    from .dtypes import BCE_TARGET_DTYPES as KERNEL_TARGET_DTYPES
 
     def fwd(x, y, has_pw, store_loss, index):
         # the gradient, the losses and the partial sums are float32; absent weights and losses

@@ -160,7 +160,8 @@ def launch_configs():
     """Every configuration the launchers above compile: each volume and image dtype that
     vrnfast.warp_volume / warp_image hand them (bool volumes are warped nearest as uint8), each
     constexpr branch; 32-bit sizes and strides, and a batch stride past 2^31 elements."""
-    from ..ops.warp import KERNEL_DTYPES, VOLUME_DTYPES
+    from .dtypes import WARP_KERNEL_DTYPES as KERNEL_DTYPES
+    from .dtypes import WARP_VOLUME_DTYPES as VOLUME_DTYPES
 
     ints = ("D", "H", "W", "s_b", "s_d", "s_h", "s_w", "oD", "oH", "oW")
     for trilinear in (False, True):

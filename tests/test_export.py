@@ -8,7 +8,8 @@ from PIL import Image
 
 from vrnfast import Reconstructor
 from vrnfast.cli import main
-from vrnfast.export import IMAGE_TO_GLTF, save_face_mesh, texture_coordinates, texture_region
+from vrnfast.export import IMAGE_TO_GLTF, texture_coordinates, texture_region
+from vrnfast.reconstruct import save_face_mesh
 
 trimesh = pytest.importorskip("trimesh")
 

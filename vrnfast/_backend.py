@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import _optional
+
 BACKENDS = ("auto", "reference", "cpp", "cuda", "triton")
 CPU_KINDS = ("numpy", "torch_cpu")
 CUDA_KINDS = ("torch_cuda", "cupy")
@@ -90,15 +92,12 @@ def resolve_backend(op: str, kind: str, backend: str, supported) -> str:
     return backend
 
 
-TRITON_HINT = "pip install 'vrnfast[triton]' (CUDA builds of PyTorch bring it already)"
+TRITON_HINT = _optional.hint("triton")
 
 
-@lru_cache(maxsize=None)
 def has_triton() -> bool:
     """Whether triton can be imported (looked up without importing it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("triton") is not None
+    return _optional.installed("triton")
 
 
 @lru_cache(maxsize=None)

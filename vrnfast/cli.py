@@ -11,6 +11,7 @@ import numpy as np
 
 from .cli_common import interrupted
 from .export import FORMATS
+from .models.names import MODELS, PRESET_NAMES
 
 
 def _cmd_example(args):
@@ -113,7 +114,7 @@ def _cmd_fetch(args):
 
 def _cmd_evaluate(args):
     from .evaluate import evaluate, format_table, write_outputs
-    from .reconstruct import CheckpointError, resolve_checkpoint
+    from .checkpoint import CheckpointError, resolve_checkpoint
 
     try:
         ck = resolve_checkpoint(args.checkpoint)  # a run directory means its best.pt
@@ -259,8 +260,8 @@ def build_parser():
     e.set_defaults(fn=_cmd_example)
 
     t = sub.add_parser("train", help="train a VRN model (the main job)")
-    t.add_argument("--model", default="vrn", choices=["vrn", "guided", "multitask"])
-    t.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"])
+    t.add_argument("--model", default="vrn", choices=MODELS)
+    t.add_argument("--preset", default="tiny", choices=PRESET_NAMES)
     t.add_argument("--data", default="synthetic", metavar="synthetic|DIR", help="'synthetic' (built in) or a dataset directory")
     t.add_argument("--out", metavar="DIR", help="run directory (default runs/<date-time>)")
     t.add_argument("--epochs", type=int, metavar="N")
@@ -309,8 +310,8 @@ def build_parser():
                         "hog, cnn; none: the centred square, for images that are face crops already")
     r.add_argument("--faces", default="all", choices=["all", "largest"],
                    help="every face found (a mesh each, numbered left to right), or the largest only")
-    r.add_argument("--model", choices=["vrn", "guided", "multitask"], help="check the checkpoint is of this model")
-    r.add_argument("--preset", choices=["tiny", "small", "paper"], help="check the checkpoint is of this preset")
+    r.add_argument("--model", choices=MODELS, help="check the checkpoint is of this model")
+    r.add_argument("--preset", choices=PRESET_NAMES, help="check the checkpoint is of this preset")
     r.add_argument("--z-scale", dest="z_scale", type=float, metavar="S",
                    help="depth scale of the volume's slices in pixels (default: the checkpoint's; 1 for vrnfast's "
                         "training, 0.5 for the authors' model converted by vrnfast convert)")
@@ -359,7 +360,7 @@ def build_parser():
     pr.add_argument("--root", required=True, metavar="DIR", help="the release's folder (images with their .mat files)")
     pr.add_argument("--bfm", required=True, metavar="BFM.mat", help="BFM.mat with the 3DDFA expression basis (face3d's layout)")
     pr.add_argument("--out", required=True, metavar="DIR", help="output dataset directory (resumable: existing samples kept)")
-    pr.add_argument("--preset", default="paper", choices=["tiny", "small", "paper"], help="image and volume size")
+    pr.add_argument("--preset", default="paper", choices=PRESET_NAMES, help="image and volume size")
     pr.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)), metavar="N", help="processes")
     pr.add_argument("--limit", type=int, metavar="N", help="only the first N samples (sorted by path)")
     pr.set_defaults(fn=_cmd_prepare)
@@ -367,7 +368,7 @@ def build_parser():
     sy = sub.add_parser("synth", help="write synthetic faces in the on-disk dataset format")
     sy.add_argument("--n", type=int, required=True, metavar="N", help="number of samples")
     sy.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    sy.add_argument("--preset", default="tiny", choices=["tiny", "small", "paper"], help="image and volume size")
+    sy.add_argument("--preset", default="tiny", choices=PRESET_NAMES, help="image and volume size")
     sy.add_argument("--seed", type=int, default=0, metavar="S")
     sy.set_defaults(fn=_cmd_synth)
 
@@ -382,8 +383,8 @@ def build_parser():
     m.set_defaults(fn=_cmd_mesh)
 
     i = sub.add_parser("info", help="versions, available backends, and every model's size at every preset")
-    i.add_argument("--model", choices=["vrn", "guided", "multitask"], help="only this model (default: all)")
-    i.add_argument("--preset", choices=["tiny", "small", "paper"], help="only this preset (default: all)")
+    i.add_argument("--model", choices=MODELS, help="only this model (default: all)")
+    i.add_argument("--preset", choices=PRESET_NAMES, help="only this preset (default: all)")
     i.set_defaults(fn=_cmd_info)
     return p
 

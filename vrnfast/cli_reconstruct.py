@@ -193,7 +193,8 @@ def main(args):
     from tqdm import tqdm
 
     from .photos import FaceFinder, load_landmarks
-    from .reconstruct import CheckpointError, Reconstructor
+    from .checkpoint import CheckpointError
+    from .reconstruct import Reconstructor
     from .sources import VIDEO_HINT, count, expand, frames, video_available
 
     if args.bbox and args.landmarks:

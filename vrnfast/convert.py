@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-EXTRA_HINT = "pip install 'vrnfast[convert]' (torchfile)"
+from . import _optional
+
+EXTRA_HINT = _optional.hint("convert")
 CONV = ("nn.SpatialConvolution", "cudnn.SpatialConvolution", "nn.SpatialConvolutionMM")
 BATCH_NORM = ("nn.SpatialBatchNormalization", "cudnn.SpatialBatchNormalization")
 RELU = ("nn.ReLU", "cudnn.ReLU")
@@ -37,10 +39,8 @@ class ConversionError(ValueError):
 
 
 def _torchfile():
-    try:
-        import torchfile
-    except ImportError:
-        raise ConversionError(f"reading Torch7 files needs the optional extra: {EXTRA_HINT}") from None
+    torchfile = _optional.import_extra("torchfile", "convert", "reading Torch7 files needs the optional extra",
+                                       ConversionError)
     # models saved from the GPU hold CUDA tensors; torchfile knows most CUDA types but not Long
     # (max-pooling indices) nor Half
     for kind, dtype in ((b"Long", np.int64), (b"Half", np.float16)):

@@ -21,6 +21,8 @@ import torch
 
 from . import metrics
 from .models import PRESETS
+from .models.heatmaps import front_depth
+from .models.heatmaps import peaks as landmarks_from_heatmaps
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
 TEST_SEED_OFFSET = 2_000_003  # the synthetic test faces: neither trained on nor used for validation
@@ -50,41 +52,6 @@ def surface_points(volume, level=0.5):
 
     verts, _ = marching_cubes(np.asarray(volume), level)
     return volume_to_image(verts).astype(np.float64)
-
-
-def landmarks_from_heatmaps(heatmaps):
-    """(B, 68, h, w) heatmaps -> (B, 68, 2) (x, y) image pixels: each map's peak, refined along
-    each axis by the parabola through the logs of the peak and its two neighbours (exact for a
-    Gaussian), heatmap pixel j centred on image pixel 2j + 0.5 (the heatmaps' half resolution, as
-    train.heatmaps draws them)."""
-    h = torch.as_tensor(heatmaps).float()
-    b, k, hh, ww = h.shape
-    flat = h.reshape(b, k, -1).argmax(-1)
-    py, px = flat // ww, flat % ww
-    logs = h.clamp(min=1e-12).log()
-    bi, ki = torch.arange(b)[:, None], torch.arange(k)[None, :]
-
-    def offset(lo, mid, hi):
-        curvature = 2 * mid - lo - hi
-        d = torch.where(curvature > 0, (hi - lo) / (2 * curvature.clamp(min=1e-12)), torch.zeros_like(mid))
-        return d.clamp(-0.5, 0.5)
-
-    at = lambda y, x: logs[bi, ki, y.clamp(0, hh - 1), x.clamp(0, ww - 1)]
-    centre = at(py, px)
-    dx = torch.where((px > 0) & (px < ww - 1), offset(at(py, px - 1), centre, at(py, px + 1)), torch.zeros_like(centre))
-    dy = torch.where((py > 0) & (py < hh - 1), offset(at(py - 1, px), centre, at(py + 1, px)), torch.zeros_like(centre))
-    return torch.stack([2 * (px + dx) + 0.5, 2 * (py + dy) + 0.5], -1).numpy()
-
-
-def front_depth(volume, xy, level=0.5):
-    """Depth (z) of the first voxel > level under each (x, y) of a (D, H, W) volume; NaN where
-    the column is empty."""
-    v = np.asarray(volume) > level
-    d, h, w = v.shape
-    x = np.clip(np.rint(xy[:, 0]).astype(int), 0, w - 1)
-    y = np.clip(np.rint(xy[:, 1]).astype(int), 0, h - 1)
-    cols = v[:, y, x]  # (D, N)
-    return np.where(cols.any(0), cols.argmax(0), np.nan).astype(np.float64)
 
 
 def yaw_bin(yaw):

@@ -46,24 +46,19 @@ def texture_coordinates(verts, origin, texture_shape):
 def save_textured_obj(path, mesh, image) -> list[Path]:
     """PATH.obj (vrnfast.io.save_obj), PATH.mtl and PATH.png (the texture), in image pixels; the
     files written."""
-    from .io import atomic_write, save_obj
+    from .io import atomic_write, image_bytes, save_obj
 
     path = Path(path)
     texture, origin = texture_region(image, mesh.verts)
     obj, mtl, png = path, path.with_suffix(".mtl"), path.with_suffix(".png")
-    atomic_write(png, lambda f: _png(texture, f))
+    data = image_bytes(texture, "PNG", compress_level=PNG_COMPRESSION)
+    atomic_write(png, lambda f: f.write(data))
     # the texture as it is: white ambient and diffuse, no highlight
     atomic_write(mtl, lambda f: f.write(f"newmtl {path.stem}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
                                          f"map_Kd {png.name}\n".encode()))
     save_obj(obj, mesh.verts, mesh.faces, normals=mesh.normals, material=(mtl.name, path.stem),
              uv=texture_coordinates(mesh.verts, origin, texture.shape))
     return [obj, mtl, png]
-
-
-def _png(texture, f):
-    from PIL import Image
-
-    Image.fromarray(texture).save(f, format="PNG", compress_level=PNG_COMPRESSION)
 
 
 def save_glb(path, mesh, image=None) -> list[Path]:
@@ -96,29 +91,3 @@ def glb_bytes(mesh, image=None, name="face") -> bytes:
     tm = trimesh.Trimesh(np.asarray(mesh.verts, np.float64) @ IMAGE_TO_GLTF.T, mesh.faces, vertex_normals=normals,
                          visual=visual, process=False)
     return trimesh.exchange.gltf.export_glb(trimesh.Scene(tm), include_normals=True)
-
-
-def save_face_mesh(path, mesh, image=None, landmarks=None) -> list[Path]:
-    """A reconstructed face by the path's suffix: .obj (textured with `image`, else vertex
-    colours), .glb (likewise), .ply (vertex colours), .html (the textured face in 3-D beside the
-    photo, with `landmarks` (N, 2) in the photo's pixels as dots; needs `image`); the files
-    written."""
-    from .io import save_mesh
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".obj" and image is not None:
-        return save_textured_obj(path, mesh, image)
-    if suffix == ".glb":
-        return save_glb(path, mesh, image)
-    if suffix == ".html":
-        if image is None:
-            raise ValueError("an .html page needs the photo: pass image")
-        from .pages import save_face_page
-
-        return save_face_page(path, mesh, image, landmarks)
-    if suffix not in (".obj", ".ply"):
-        raise ValueError(f"path must end in .obj, .glb, .ply or .html, got {str(path)!r}")
-    save_mesh(path, mesh.verts, mesh.faces, colors=mesh.colors, normals=mesh.normals)
-    return [path]
-

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _optional
+
 DETECTORS = ("auto", "hog", "cnn")
-EXTRA_HINT = "pip install 'vrnfast[faces]' (dlib-bin and face-recognition-models)"
+EXTRA_HINT = _optional.hint("faces")
 
 # Scores below these are not faces. Measured on scikit-image's photos and textures and on the
 # 300W-LP sample: HOG scored real faces 1.16-2.08 (0.55 for one rotated 15 degrees) and non-faces
@@ -39,7 +41,7 @@ CNN_SEARCH_SIDE = 320  # the CNN's fallback search: 0.75 s there, 1.6 s at 450 x
 MIN_SEARCH_SIDE = 40
 
 
-class FacesUnavailable(ImportError):
+class FacesUnavailable(_optional.MissingExtra):
     """Face detection needs the optional extra "faces"."""
 
 
@@ -54,7 +56,7 @@ class Face:
 
 
 def available() -> bool:
-    return importlib.util.find_spec("dlib") is not None and _models_dir() is not None
+    return _optional.installed("faces") and _models_dir() is not None
 
 
 def _models_dir():
@@ -69,10 +71,7 @@ def _models_dir():
 
 @lru_cache(maxsize=None)
 def _dlib():
-    try:
-        import dlib
-    except ImportError:
-        raise FacesUnavailable(f"face detection needs dlib: {EXTRA_HINT}") from None
+    dlib = _optional.import_extra("dlib", "faces", "face detection needs dlib", FacesUnavailable)
     models = _models_dir()
     if models is None:
         raise FacesUnavailable(f"face detection needs dlib's model files (face-recognition-models): {EXTRA_HINT}")
@@ -128,7 +127,7 @@ def _boxes_cnn(image, side):
 def detect(image, detector="auto") -> list[Face]:
     """The faces in an image (a path, or an (H, W, 3) / (3, H, W) uint8 array or tensor), sorted
     left to right, each with its 68 landmarks (found on the full-resolution image)."""
-    from .reconstruct import load_image
+    from .io import load_image
 
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")

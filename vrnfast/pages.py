@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .io import image_bytes
 
 VIEWER_DIR = Path(__file__).resolve().parent / "viewer"
 VIEWER_SCRIPT = VIEWER_DIR / "model-viewer-umd.min.js"
@@ -38,22 +39,11 @@ def data_uri(mime: str, data: bytes) -> str:
 
 
 def jpeg_uri(image: np.ndarray, max_side=PHOTO_MAX_SIDE, quality=90) -> str:
-    from PIL import Image
-
-    im = Image.fromarray(np.ascontiguousarray(image))
-    if max(im.size) > max_side:
-        im.thumbnail((max_side, max_side), Image.LANCZOS)
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, format="JPEG", quality=quality)
-    return data_uri("image/jpeg", buf.getvalue())
+    return data_uri("image/jpeg", image_bytes(image, "JPEG", max_side, quality=quality))
 
 
 def png_uri(image: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
-    return data_uri("image/png", buf.getvalue())
+    return data_uri("image/png", image_bytes(image, "PNG"))
 
 
 def landmarks_on_mesh(mesh, landmarks_2d) -> np.ndarray | None:

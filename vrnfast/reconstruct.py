@@ -9,7 +9,6 @@ depth is sampled like its rows: z_scale 1; VRN's original 200-slice volumes over
 """
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,10 @@ import numpy as np
 import torch
 
 from . import _backend as B
+from .checkpoint import CHECKPOINT_HINT, CheckpointError, load_model, resolve_checkpoint  # noqa: F401  (their home before)
 from .data.crop import VRN_FACE_FRACTION, Crop, centred_crop, face_crop, landmark_box
-from .models import PRESETS, build_model, normalize_images, upsample_volume
+from .io import load_image
+from .models import PRESETS, normalize_images, upsample_volume
 from .models.inference import for_inference
 
 
@@ -38,31 +39,34 @@ class Mesh:
     def save(self, path, image=None, landmarks=None) -> list:
         """.ply (vertex colours), .obj or .glb: textured with the photo `image` it was made from,
         else vertex-coloured; .html: a page showing it in 3-D beside the photo, with the photo's
-        `landmarks` (N, 2) as dots (vrnfast.export); the files written."""
-        from .export import save_face_mesh
-
+        `landmarks` (N, 2) as dots (vrnfast.pages); the files written."""
         return save_face_mesh(path, self, image, landmarks)
 
 
-def load_image(image) -> np.ndarray:
-    """A path (anything Pillow reads), or an (H, W, 3) / (3, H, W) uint8 array or tensor ->
-    (H, W, 3) uint8 RGB."""
-    if isinstance(image, (str, Path)):
-        from PIL import Image, UnidentifiedImageError
+def save_face_mesh(path, mesh, image=None, landmarks=None) -> list[Path]:
+    """A reconstructed face by the path's suffix: .obj (textured with `image`, else vertex
+    colours), .glb (likewise), .ply (vertex colours), .html (the textured face in 3-D beside the
+    photo, with `landmarks` (N, 2) in the photo's pixels as dots; needs `image`); the files
+    written."""
+    from .export import save_glb, save_textured_obj
+    from .io import save_mesh
 
-        try:
-            with Image.open(image) as im:
-                return np.asarray(im.convert("RGB"))
-        except FileNotFoundError:
-            raise ValueError(f"image {image}: no such file") from None
-        except (UnidentifiedImageError, OSError) as e:
-            raise ValueError(f"image {image}: cannot read it as an image ({e})") from None
-    a = np.asarray(B.to_numpy(image, B.array_kind(image, "image")))
-    if a.ndim == 3 and a.shape[0] == 3 and a.shape[-1] != 3:
-        a = a.transpose(1, 2, 0)
-    if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 (H, W, 3) or (3, H, W), got {a.dtype} {a.shape}")
-    return np.ascontiguousarray(a)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".obj" and image is not None:
+        return save_textured_obj(path, mesh, image)
+    if suffix == ".glb":
+        return save_glb(path, mesh, image)
+    if suffix == ".html":
+        if image is None:
+            raise ValueError("an .html page needs the photo: pass image")
+        from .pages import save_face_page
+
+        return save_face_page(path, mesh, image, landmarks)
+    if suffix not in (".obj", ".ply"):
+        raise ValueError(f"path must end in .obj, .glb, .ply or .html, got {str(path)!r}")
+    save_mesh(path, mesh.verts, mesh.faces, colors=mesh.colors, normals=mesh.normals)
+    return [path]
 
 
 def sample_colors(image, xy):
@@ -77,98 +81,6 @@ def sample_colors(image, xy):
     top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
     bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
     return np.clip(np.rint(top * (1 - fy) + bottom * fy), 0, 255).astype(np.uint8)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is not a vrnfast training checkpoint, or not of the expected model."""
-
-
-CHECKPOINT_HINT = "pass a checkpoint written by vrnfast train: a run directory's best.pt or last.pt"
-
-
-def resolve_checkpoint(checkpoint) -> Path:
-    """The checkpoint file a path names: the file itself, or a run directory's best.pt; or a
-    released model's name (vrnfast.weights: "vrn-unguided"), fetched into the cache on first use.
-    CheckpointError, saying what to pass instead, for anything else."""
-    from . import weights
-
-    path = Path(checkpoint)
-    if weights.is_release_name(checkpoint):
-        try:
-            return weights.fetch(str(checkpoint))
-        except weights.WeightsUnavailable as e:
-            raise CheckpointError(str(e)) from None
-    if path.is_dir():
-        if (path / "best.pt").is_file():
-            return path / "best.pt"
-        others = sorted(p.name for p in path.glob("*.pt"))
-        raise CheckpointError(f"checkpoint {path} is a directory without best.pt"
-                              + (f"; pass one of its checkpoints: {', '.join(str(path / n) for n in others)}"
-                                 if others else f" or any other .pt file; {CHECKPOINT_HINT}"))
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path}: no such file")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: not a regular file; {CHECKPOINT_HINT}")
-    return path
-
-
-def _file_kind(path: Path) -> str | None:
-    """What a file that is not a PyTorch checkpoint looks like, for the error message."""
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if not head:
-        return "an empty file"
-    for magic, kind in ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x93NUMPY", "a .npy array"),
-                        (b"ply\n", "a PLY mesh")):
-        if head.startswith(magic):
-            return kind
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-        return None  # a zip or pickle: what torch.save writes
-    text = head.lstrip()
-    if text[:1] in (b"{", b"["):
-        return "a JSON file" + (" (a run's config.json, not its weights)" if path.name == "config.json" else "")
-    if path.name == "log.csv" or path.suffix == ".csv":
-        return "a CSV file (a run's log.csv, not its weights)" if path.name == "log.csv" else "a CSV file"
-    try:
-        head.decode("utf-8")
-        return "a text file"
-    except UnicodeDecodeError:
-        return "not a PyTorch file"
-
-
-def load_model(checkpoint, model=None, preset=None, device="cpu"):
-    """(module in eval mode, checkpoint dict) from a path (a checkpoint file, or a run directory:
-    its best.pt) or a loaded checkpoint; `model` / `preset`, when given, must be the checkpoint's."""
-    ck = checkpoint
-    label = "(given as a dict)" if isinstance(ck, dict) else checkpoint  # for messages
-    if not isinstance(ck, dict):
-        path = label = resolve_checkpoint(checkpoint)
-        kind = _file_kind(path)
-        if kind is not None:
-            raise CheckpointError(f"checkpoint {path} is {kind}; {CHECKPOINT_HINT}")
-        try:
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            # torch's message advises weights_only=False, which would run code from the file
-            raise CheckpointError(f"checkpoint {path} holds Python objects besides tensors, so it is not "
-                                  f"loaded (vrnfast loads only weights); {CHECKPOINT_HINT}") from None
-        except Exception as e:
-            raise CheckpointError(f"checkpoint {path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
-                                  f"{str(e).splitlines()[0] if str(e) else 'no details'}); {CHECKPOINT_HINT}") from None
-    if not isinstance(ck, dict) or not {"model", "model_name", "preset"} <= set(ck):
-        raise CheckpointError(f"checkpoint {label}: not a vrnfast training checkpoint "
-                              f"(it lacks 'model', 'model_name' or 'preset'); {CHECKPOINT_HINT}")
-    for name, want in (("model", model), ("preset", preset)):
-        have = ck["model_name" if name == "model" else "preset"]
-        if want is not None and want != have:
-            raise CheckpointError(f"checkpoint {label} holds {name} {have!r}, not {want!r}")
-    net = build_model(ck["model_name"], ck["preset"])
-    try:
-        net.load_state_dict(ck["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {label}: its weights do not fit model {ck['model_name']!r} at preset "
-                              f"{ck['preset']!r}: {str(e).splitlines()[0]}") from None
-    return net.to(device).eval(), ck
 
 
 @dataclass
@@ -305,7 +217,8 @@ class Reconstructor:
     def landmarks_3d(self, volume, heatmaps, crop) -> np.ndarray:
         """(68, 3) image (x, y, z): the heatmaps' peaks, at the depth of the volume's front surface
         under each (as vrnfast evaluate scores them), mapped like the mesh."""
-        from .evaluate import front_depth, landmarks_from_heatmaps
+        from .models.heatmaps import front_depth
+        from .models.heatmaps import peaks as landmarks_from_heatmaps
 
         vol = B.to_numpy(volume, B.array_kind(volume, "volume"))
         xy = landmarks_from_heatmaps(B.to_numpy(heatmaps, B.array_kind(heatmaps, "heatmaps"))[None])[0]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .io import as_hwc
+
 # screen (u, v, depth) = verts @ VIEWS[view].T; each is a rotation, so normals map the same way
 VIEWS = {
     "front": np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float64),
@@ -251,16 +253,8 @@ def render_mesh(verts, faces, colors=None, view="front", size=256, light=DEFAULT
 
 
 def _as_hwc(image):
-    img = _array(image, "image")
-    if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
-        img = img.transpose(1, 2, 0)
-    if img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"image must be uint8 (H, W, 3), (3, H, W) or (H, W), got {img.dtype} {img.shape}")
-    return img
+    img = as_hwc(image)
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
 
 
 def caption_height(panel_height: int) -> int:

@@ -7,24 +7,25 @@ N-th frame, through imageio and its ffmpeg: the optional extra "video"), as one 
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import _optional
+
 IMAGE_SUFFIXES = frozenset(".jpg .jpeg .png .bmp .gif .tif .tiff .webp .ppm .pgm .pnm".split())
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .avi .mkv .webm .mpg .mpeg .wmv .flv .3gp".split())
-VIDEO_HINT = "pip install 'vrnfast[video]' (imageio and imageio-ffmpeg)"
+VIDEO_HINT = _optional.hint("video")
 
 
-class VideoUnavailable(ImportError):
+class VideoUnavailable(_optional.MissingExtra):
     """Reading videos needs the optional extra "video"."""
 
 
 def video_available() -> bool:
-    return importlib.util.find_spec("imageio") is not None and importlib.util.find_spec("imageio_ffmpeg") is not None
+    return _optional.installed("video")
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,7 @@ def expand(inputs) -> list[Source]:
 
 
 def _read_video(path, every):
-    if not video_available():
-        raise VideoUnavailable(f"reading videos needs the optional extra: {VIDEO_HINT}")
+    _optional.require("video", "reading videos", VideoUnavailable)
     import imageio.v3 as iio
 
     for i, image in enumerate(iio.imiter(path, plugin="FFMPEG")):
@@ -89,7 +89,7 @@ def frames(sources, every=1):
     """Every image of the sources, each a Frame: an image file's one image, every `every`-th
     frame of a video; a file that cannot be read gives one Frame with its error. VideoUnavailable
     for a video without the extra."""
-    from .reconstruct import load_image
+    from .io import load_image
 
     for source in sources:
         if not source.path.exists():

@@ -18,7 +18,6 @@ order, and rank 0 alone validates and writes the logs and checkpoints.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import signal
@@ -30,12 +29,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import _backend, metrics
+from . import _backend, _optional, metrics
 from .augmentation import AugmentParams, _one_thread_per_worker, augment
+from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401  (load_checkpoint: its home before)
 from .data import FaceDataset, synthetic_sample
 from .data.crop import landmark_box
 from .models import PRESETS, build_model
 from .models import normalize_images as normalize
+from .models.heatmaps import draw as heatmaps
 from .ops.sigmoid_bce import sigmoid_bce
 
 LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "val_loss", "val_iou", "baseline_iou", "samples_per_s"]
@@ -45,22 +46,18 @@ TENSORBOARD_SCALARS = {"loss/train": "train_loss", "loss/val": "val_loss", "iou/
                        "iou/baseline": "baseline_iou", "lr": "lr", "samples_per_s": "samples_per_s"}
 TENSORBOARD_PREVIEW = "preview/val_face_0"  # image tag: [input | front | side] of validation face 0
 PREVIEW_SIZE = 128  # the preview's panel height in pixels: (140, 384, 3) for square faces, names included
-TENSORBOARD_HINT = "pip install 'vrnfast[tb]' (tensorboard)"
+TENSORBOARD_HINT = _optional.hint("tb")
 
 
-class TensorBoardUnavailable(ImportError):
+class TensorBoardUnavailable(_optional.MissingExtra):
     """tensorboard=True without the tensorboard package."""
 
 
 def summary_writer_class():
     """torch.utils.tensorboard.SummaryWriter; TensorBoardUnavailable, naming the extra, when the
     tensorboard package is missing."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise TensorBoardUnavailable("TensorBoard logging (--tensorboard) needs the tensorboard package: "
-                                     f"{TENSORBOARD_HINT}") from None
-    return SummaryWriter
+    return _optional.import_extra("torch.utils.tensorboard", "tb", "TensorBoard logging (--tensorboard) needs the "
+                                  "tensorboard package", TensorBoardUnavailable).SummaryWriter
 
 
 # Per-preset schedules. The paper's: RMSProp at 1e-4, divided by 10 after 40 epochs; the smaller
@@ -217,17 +214,6 @@ def training_statistics(train: TrainSet, n=128):
     return (acc / n > 0.5).to(torch.uint8), float(np.median(shares))
 
 
-def heatmaps(landmarks, size, sigma=1.0):
-    """(B, 68, size, size) Gaussians (peak 1) at the landmarks' (x, y), given in the image's
-    pixels and drawn at the heatmaps' half resolution (heatmap pixel j covers image pixels 2j and
-    2j + 1, centre 2j + 0.5)."""
-    xy = (landmarks[..., :2] - 0.5) / 2
-    grid = torch.arange(size, dtype=landmarks.dtype, device=landmarks.device)
-    gx = torch.exp(-0.5 * ((grid[None, None, :] - xy[..., 0:1]) / sigma) ** 2)
-    gy = torch.exp(-0.5 * ((grid[None, None, :] - xy[..., 1:2]) / sigma) ** 2)
-    return gy[..., :, None] * gx[..., None, :]
-
-
 # ---- the loss -----------------------------------------------------------------------------------
 
 def volume_loss(logits, target, reference):
@@ -250,21 +236,6 @@ def loss_of(out, volumes, landmarks, reference):
 
 
 # ---- checkpoints --------------------------------------------------------------------------------
-
-def save_checkpoint(paths, state):
-    """Writes `state` to one path or several, each atomically (a temporary file, then a rename);
-    serialised once however many files get it."""
-    from .io import atomic_write
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        atomic_write(path, lambda f: f.write(buf.getbuffer()))
-
-
-def load_checkpoint(path):
-    return torch.load(path, map_location="cpu", weights_only=True)
-
 
 def checkpoint_baseline(ck) -> np.ndarray:
     """The mean-shape baseline volume (D, H, W) uint8 a checkpoint carries; for a checkpoint without

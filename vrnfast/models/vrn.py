@@ -22,6 +22,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .hourglass import AuthorsStackedHourglass, StackedHourglass
+from .names import MODELS, PRESET_NAMES
 
 NUM_LANDMARKS = 68
 
@@ -49,7 +50,7 @@ PRESETS = {
     "small": Preset(image_size=128, depth=128, features=128, stacks=2, hourglass_depth=4, guide_stacks=1),
     "tiny": Preset(image_size=64, depth=64, features=64, stacks=2, hourglass_depth=3, guide_stacks=1),
 }
-MODELS = ("vrn", "guided", "multitask")
+assert set(PRESETS) == set(PRESET_NAMES)
 
 
 def _upsample(logits, size, aligned=False):

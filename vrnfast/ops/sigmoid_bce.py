@@ -17,12 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from .. import _backend as B
+from ..kernels.dtypes import BCE_LOGIT_DTYPES, BCE_TARGET_DTYPES
 
 _SUPPORTED = {"reference", "cpp", "triton"}
 _REDUCTIONS = ("mean", "sum", "none")
-LOGIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-# the target dtypes the kernels read (bool is viewed as uint8, other dtypes converted to float32)
-KERNEL_TARGET_DTYPES = (torch.uint8, torch.float32, torch.float16, torch.bfloat16, torch.float64)
+LOGIT_DTYPES, KERNEL_TARGET_DTYPES = BCE_LOGIT_DTYPES, BCE_TARGET_DTYPES  # the kernels' (vrnfast.kernels.dtypes)
 
 
 def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto", inplace=False):

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _backend as B
+from ..kernels.dtypes import WARP_KERNEL_DTYPES, WARP_VOLUME_DTYPES
 
 _SUPPORTED = {"reference", "cpp", "triton"}
 _MODES = ("nearest", "trilinear")
@@ -127,9 +128,8 @@ def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
 
 # ---- validation ---------------------------------------------------------------------------------
 
-KERNEL_DTYPES = (torch.uint8, torch.bool, torch.float32, torch.float16, torch.bfloat16, torch.float64)
-# volumes also come as CT (int16), microscopy (uint16) and label maps (int32)
-VOLUME_DTYPES = KERNEL_DTYPES + (torch.int16, torch.uint16, torch.int32)
+# the kernels' dtypes; volumes also come as CT (int16), microscopy (uint16) and label maps (int32)
+KERNEL_DTYPES, VOLUME_DTYPES = WARP_KERNEL_DTYPES, WARP_VOLUME_DTYPES
 
 
 def _dtype_names(dtypes):
