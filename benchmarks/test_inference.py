@@ -17,7 +17,7 @@ from functools import lru_cache
 import pytest
 import torch
 
-from vrnfast._backend import cpu_has_native_bf16
+from vrnfast.runtime import cpu_has_native_bf16
 from vrnfast.models import PRESETS, build_model, normalize_images
 from vrnfast.reconstruct import Reconstructor
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._backend import to_device
+from .runtime import to_device
 from .ops.warp import warp_image, warp_volume
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import _backend as B
+from . import runtime
 from .checkpoint import CHECKPOINT_HINT, CheckpointError, load_model, resolve_checkpoint  # noqa: F401  (their home before)
 from .data.crop import VRN_FACE_FRACTION, Crop, centred_crop, face_crop, landmark_box
 from .io import load_image
@@ -104,9 +105,9 @@ class Reconstructor:
 
     def __init__(self, checkpoint, device="auto", model=None, preset=None, z_scale=None, level=0.5,
                  precision="auto"):
-        self.device = B.torch_device(device)
+        self.device = runtime.torch_device(device)
         # bf16 autocast where the hardware has it (CUDA, AMX / AVX-512 BF16 CPUs), else float32
-        self.precision = B.inference_precision(self.device, precision)
+        self.precision = runtime.inference_precision(self.device, precision)
         self.level = B.check_finite(level, "level")
         self.net, ck = load_model(checkpoint, model, preset, self.device)
         if self.device.type == "cpu":

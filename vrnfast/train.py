@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import _backend, _optional, metrics
+from . import _optional, metrics, runtime
 from .augmentation import AugmentParams, _one_thread_per_worker, augment
 from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401  (load_checkpoint: its home before)
 from .data import FaceDataset, synthetic_sample
@@ -275,7 +275,7 @@ class Trainer:
             raise ValueError("multi-process training needs --out DIR (every rank must write to one run)")
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
-        self.device = _backend.torch_device(cfg.device)
+        self.device = runtime.torch_device(cfg.device)
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', self.rank))}")
         torch.manual_seed(cfg.seed)  # every rank builds the same initial model

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .. import _backend as B
 from ..kernels.dtypes import WARP_KERNEL_DTYPES, WARP_VOLUME_DTYPES
+from ..runtime import to_device
 
 _SUPPORTED = {"reference", "cpp", "triton"}
 _MODES = ("nearest", "trilinear")
@@ -179,7 +180,7 @@ def _checked_on(t, x, name):
         raise ValueError(f"{name} is on {t.device}, the data on {x.device}: give it on the data's device or the CPU")
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} must be finite")
-    return B.to_device(t, x.device)
+    return to_device(t, x.device)
 
 
 # ---- references: affine_grid + grid_sample ------------------------------------------------------
