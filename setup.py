@@ -125,7 +125,7 @@ setup(
     # vrnfast's own code is BSD-3-Clause (LICENSE); the vendored viewer (vrnfast/viewer/) keeps its
     # licences: model-viewer Apache-2.0, three.js and the rest it bundles MIT and BSD-3-Clause
     license_expression="BSD-3-Clause AND Apache-2.0 AND MIT",
-    license_files=["LICENSE", "vrnfast/viewer/LICENSE-*"],
+    license_files=["LICENSE", "vrnfast/viz/viewer/LICENSE-*"],
     classifiers=[
         "Development Status :: 3 - Alpha",
         "Intended Audience :: Science/Research",
@@ -142,8 +142,7 @@ setup(
     long_description=(ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["vrnfast", "vrnfast.*"]) + ["vrnfast.kernels"],
-    package_dir={"vrnfast.kernels": "kernels"},
+    packages=find_packages(include=["vrnfast", "vrnfast.*"]),
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
     # triton is not a dependency: its kernels run only on CUDA tensors, and CUDA builds of torch
@@ -153,8 +152,8 @@ setup(
     # instead of 32 without it)
     install_requires=["numpy>=1.23", "torch>=2.5", "tqdm", "scipy>=1.9", "pillow>=10.1", "trimesh>=4",
                       "xxhash>=3", "matplotlib>=3.6"],
-    # the browser viewer vendored for `reconstruct --format html` (vrnfast/viewer/: script and licences)
-    package_data={"vrnfast": ["viewer/*"]},
+    # the browser viewer vendored for `reconstruct --format html` (vrnfast/viz/viewer/: script and licences)
+    package_data={"vrnfast.viz": ["viewer/*"]},
     extras_require={
         "triton": ["triton>=3.1; platform_system == 'Linux'"],
         # face detection (vrnfast.faces): dlib prebuilt, and its model files (about 100 MB)

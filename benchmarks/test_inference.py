@@ -19,7 +19,7 @@ import torch
 
 from vrnfast.runtime import cpu_has_native_bf16
 from vrnfast.models import PRESETS, build_model, normalize_images
-from vrnfast.reconstruct import Reconstructor
+from vrnfast.reconstruction.reconstructor import Reconstructor
 
 from conftest import SMALL
 

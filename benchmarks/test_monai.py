@@ -1,4 +1,4 @@
-"""The affine warp of 3-D pipelines: vrnfast.transforms (its warp kernels) against MONAI's `Affine`
+"""The affine warp of 3-D pipelines: vrnfast.compat.monai (its warp kernels) against MONAI's `Affine`
 (its default backend), given the same affine, on a 1 x 256^3 float32 image (trilinear) and its
 uint8 label (nearest), and on a 1 x 512 x 512 x 300 int16 CT volume (both modes). Outputs are
 checked equal before timing."""
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vrnfast.transforms import RandAffined, apply_affine
+from vrnfast.compat.monai import RandAffined, apply_affine
 
 from conftest import SMALL
 

@@ -18,7 +18,7 @@ import torch
 from vrnfast.data import synthetic_sample
 from vrnfast.models import build_model
 from vrnfast.data.crop import Crop
-from vrnfast.reconstruct import Reconstructor
+from vrnfast.reconstruction.reconstructor import Reconstructor
 
 from conftest import SMALL
 
@@ -85,7 +85,7 @@ def test_reconstruct_stage(benchmark, setup, stage, tmp_path):
 @pytest.mark.parametrize("stage", ["detect + landmarks", "detect + landmarks + crop"])
 def test_find_and_frame_a_face(benchmark, size, stage):
     """dlib's HOG detector and 68-point predictor (single-threaded), then the crop the landmarks give."""
-    from vrnfast import faces
+    from vrnfast.reconstruction import faces
 
     if not faces.available():
         pytest.skip(f"face detection is not installed: {faces.EXTRA_HINT}")
@@ -115,7 +115,7 @@ def test_photo_to_textured_mesh(benchmark, fmt, tmp_path):
     landmarks (dlib HOG), the crop, the network (what Reconstructor.predict runs), marching cubes,
     colouring and the write (GLB: textured; PLY: vertex colours). The weights are untrained, so the
     surface meshed is a synthetic face's target of a real face's size, as in the stages above."""
-    from vrnfast import faces
+    from vrnfast.reconstruction import faces
 
     if not faces.available():
         pytest.skip(f"face detection is not installed: {faces.EXTRA_HINT}")

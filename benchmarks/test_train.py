@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vrnfast.train import TrainConfig, Trainer
+from vrnfast.training.trainer import TrainConfig, Trainer
 
 from conftest import SMALL
 

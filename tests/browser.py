@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 WINDOW = (1200, 640)
-HEADER_PX = 44  # vrnfast.pages' header height
+HEADER_PX = 44  # vrnfast.viz.pages' header height
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
          "--enable-unsafe-swiftshader", "--hide-scrollbars", "--mute-audio", "--no-first-run",

@@ -67,7 +67,7 @@ def tiny_checkpoint(tmp_path_factory):
     next (ISA, thread count: other rounding), so tests assert properties that hold for any such
     model. Whether training beats the mean-shape baseline is the main job's check (CI), after a
     full run; here its loss must at least have fallen well (about 3x in 4 epochs)."""
-    from vrnfast.train import TrainConfig, Trainer
+    from vrnfast.training.trainer import TrainConfig, Trainer
 
     out = tmp_path_factory.mktemp("tiny_run")
     cfg = TrainConfig(out=str(out), preset="tiny", epochs=4, epoch_size=128, val_size=16, workers=0, device="cpu")

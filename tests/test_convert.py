@@ -8,7 +8,7 @@ import torch7 as T
 from vrnfast.cli import main
 
 pytest.importorskip("torchfile", reason="vrnfast convert needs the convert extra: pip install 'vrnfast[convert]'")
-from vrnfast.convert import ConversionError, convert, load_t7, run_t7  # noqa: E402
+from vrnfast.checkpoints.torch7 import ConversionError, convert, load_t7, run_t7  # noqa: E402
 
 STYLES = {"nn float running_var": T.Style(),
           "cudnn CUDA running_std": T.Style(cudnn=True, kind="Cuda", running_std=True),
@@ -155,7 +155,7 @@ def test_reconstruct_takes_the_converted_model_as_it_is(tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_takes_the_converted_model_as_it_is(tmp_path):
-    from vrnfast.evaluate import evaluate
+    from vrnfast.evaluation.protocol import evaluate
 
     T.save(tmp_path / "vrn-unguided.t7", T.authors_vrn(T.Style(gain=0.5)))
     convert(tmp_path / "vrn-unguided.t7", tmp_path / "vrn.pt")

@@ -256,7 +256,7 @@ def test_augment_on_the_device_equals_the_cpu_and_never_waits():
 
 @requires_cuda
 def test_a_training_step_on_cuda_agrees_with_the_cpu(tmp_path):
-    from vrnfast.train import TrainConfig, Trainer
+    from vrnfast.training.trainer import TrainConfig, Trainer
 
     losses = {}
     for device in ("cpu", "cuda"):
@@ -272,7 +272,7 @@ def test_a_training_step_on_cuda_agrees_with_the_cpu(tmp_path):
 
 @requires_cuda
 def test_bf16_training_on_cuda_resumes(tmp_path):
-    from vrnfast.train import TrainConfig, Trainer
+    from vrnfast.training.trainer import TrainConfig, Trainer
 
     cfg = dict(out=str(tmp_path / "r"), epochs=2, epoch_size=16, batch_size=8, val_size=8, workers=0, device="cuda")
     Trainer(TrainConfig(**{**cfg, "epochs": 1}), progress=False).fit()
@@ -284,7 +284,7 @@ def test_bf16_training_on_cuda_resumes(tmp_path):
 @requires_cuda_ext
 def test_reconstruct_and_evaluate_on_cuda(tiny_checkpoint):
     from vrnfast.data import synthetic_sample
-    from vrnfast.evaluate import evaluate
+    from vrnfast.evaluation.protocol import evaluate
 
     face = synthetic_sample(3, seed=99, size=64, depth=64)["image"].transpose(1, 2, 0).copy()
     cpu = vrnfast.Reconstructor(tiny_checkpoint, device="cpu").mesh(face)

@@ -8,10 +8,10 @@ from PIL import Image
 
 from vrnfast import metrics
 from vrnfast.cli import main
-from vrnfast.evaluate import (YAW_BINS, evaluate, front_depth, landmarks_from_heatmaps, summarise,
+from vrnfast.evaluation.protocol import (YAW_BINS, evaluate, front_depth, landmarks_from_heatmaps, summarise,
                               surface_points, yaw_bin)
-from vrnfast.reconstruct import Reconstructor
-from vrnfast.train import TrainConfig, Trainer, heatmaps
+from vrnfast.reconstruction.reconstructor import Reconstructor
+from vrnfast.training.trainer import TrainConfig, Trainer, heatmaps
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_rows_are_the_metrics_of_the_reconstruction(tiny_checkpoint, result):
     """Recompute one face independently: the network's volume, IoU, and ICP-aligned NME on the
     ground-truth face surface."""
     from vrnfast.data import synthetic_sample
-    from vrnfast.evaluate import TEST_SEED_OFFSET
+    from vrnfast.evaluation.protocol import TEST_SEED_OFFSET
 
     s = synthetic_sample(2, TEST_SEED_OFFSET, 64, 64, with_face=True)  # checkpoint seed 0
     row = result["samples"][2]
@@ -131,7 +131,7 @@ def test_outputs_in_new_folders(tmp_path, tiny_checkpoint, capsys):
 def test_ctrl_c_says_how_far_scoring_got_and_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch, run_cli, sigint):
     import signal
 
-    from vrnfast import evaluate as ev
+    from vrnfast.evaluation import protocol as ev
 
     scored = []
     real = ev.score_sample

@@ -1,4 +1,4 @@
-"""Textured meshes (vrnfast.export): OBJ + MTL + PNG and GLB, loaded back with trimesh; sampling
+"""Textured meshes (vrnfast.io.export): OBJ + MTL + PNG and GLB, loaded back with trimesh; sampling
 the texture at each vertex's texture coordinate gives the colour the PLY gives that vertex."""
 import json
 
@@ -8,8 +8,8 @@ from PIL import Image
 
 from vrnfast import Reconstructor
 from vrnfast.cli import main
-from vrnfast.export import IMAGE_TO_GLTF, texture_coordinates, texture_region
-from vrnfast.reconstruct import save_face_mesh
+from vrnfast.io.export import IMAGE_TO_GLTF, texture_coordinates, texture_region
+from vrnfast.reconstruction.reconstructor import save_face_mesh
 
 trimesh = pytest.importorskip("trimesh")
 
@@ -24,7 +24,7 @@ def photo():
 @pytest.fixture(scope="module")
 def meshes(tiny_checkpoint, photo):
     """A face reconstructed from a real photo, and one whose crop reaches past the photo's corner."""
-    from vrnfast.reconstruct import Mesh, sample_colors
+    from vrnfast.reconstruction.reconstructor import Mesh, sample_colors
 
     inside = Reconstructor(tiny_checkpoint, device="cpu").mesh(photo, bbox=(170, 70, 110, 120))
     # the mesh's middle moved onto the photo's top-left corner, coloured as there: whatever shape the
@@ -106,7 +106,7 @@ def test_texture_region_repeats_the_edge_past_the_photo(rng):
 
 
 def test_an_empty_mesh_is_written_empty(tmp_path, photo):
-    from vrnfast.reconstruct import Mesh
+    from vrnfast.reconstruction.reconstructor import Mesh
 
     empty = Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32), np.zeros((0, 3), np.uint8),
                  np.zeros((0, 3), np.float32))

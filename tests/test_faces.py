@@ -1,11 +1,11 @@
-"""vrnfast.faces: dlib's detectors and landmarks on real photos (the 300W-LP sample as
+"""vrnfast.reconstruction.faces: dlib's detectors and landmarks on real photos (the 300W-LP sample as
 distributed, scikit-image's astronaut), against the files' own annotation."""
 import numpy as np
 import pytest
 from PIL import Image
 
-from vrnfast import faces
-from vrnfast.augmentation import IBUG68_MIRROR
+from vrnfast.reconstruction import faces
+from vrnfast.training.augmentation import IBUG68_MIRROR
 from vrnfast.data.crop import face_crop, landmark_box
 
 from samples import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE, WLP_SKIP, needs_wlp_sample
@@ -196,7 +196,7 @@ def test_images_too_small_for_dlib_are_not_given_to_it():
     import subprocess
     import sys
 
-    code = ("import numpy as np; from vrnfast import faces\n"
+    code = ("import numpy as np; from vrnfast.reconstruction import faces\n"
             "for shape in [(1, 1), (5, 5), (5, 5), (300, 9), (9, 300), (39, 600)]:\n"
             "    assert faces.detect(np.full((*shape, 3), 100, np.uint8)) == [], shape\n"
             "print('none found')")

@@ -115,7 +115,7 @@ def test_volume_to_image_coordinates():
 
 def test_ascii_fields_match_pythons_formatting(rng):
     """The column-at-a-time OBJ fields against str formatting, one number at a time."""
-    from vrnfast._ascii import fixed, join, tokens
+    from vrnfast.io._ascii import fixed, join, tokens
 
     exact = np.concatenate([rng.integers(-40000, 40000, 500) / 16, [0.0, -0.0, 0.5, -0.5, 9.9375, -1000.0]])
     got = [bytes(r).decode() for r in fixed(exact, 4)]

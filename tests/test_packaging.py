@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_licence_is_declared_and_shipped():
     meta = distribution("vrnfast").metadata
     assert meta["License-Expression"] == "BSD-3-Clause AND Apache-2.0 AND MIT"
-    assert set(meta.get_all("License-File")) == {"LICENSE", "vrnfast/viewer/LICENSE-bundled",
-                                                 "vrnfast/viewer/LICENSE-model-viewer"}
+    assert set(meta.get_all("License-File")) == {"LICENSE", "vrnfast/viz/viewer/LICENSE-bundled",
+                                                 "vrnfast/viz/viewer/LICENSE-model-viewer"}
     assert (ROOT / "LICENSE").read_text().startswith("BSD 3-Clause License")
     assert meta["Requires-Python"] == ">=3.10"
     assert any(c.startswith("Programming Language :: Python :: 3") for c in meta.get_all("Classifier"))

@@ -1,4 +1,4 @@
-"""The pages vrnfast writes (vrnfast.pages, vrnfast.report): what they hold, read back from the
+"""The pages vrnfast writes (vrnfast.viz.pages, vrnfast.evaluation.report): what they hold, read back from the
 HTML, and (where Chromium is installed) what a real browser draws from them, opened from disk
 with the network cut off. VRNFAST_SCREENSHOTS=DIR keeps the browser tests' screenshots."""
 import base64
@@ -16,19 +16,19 @@ from PIL import Image
 
 import vrnfast
 from vrnfast.data.synthetic import synthetic_sample
-from vrnfast.evaluate import summarise
-from vrnfast.export import IMAGE_TO_GLTF
+from vrnfast.evaluation.protocol import summarise
+from vrnfast.io.export import IMAGE_TO_GLTF
 from vrnfast.io import volume_to_image
-from vrnfast.pages import (BACKGROUND, VIEWER_SCRIPT, face_page, landmarks_on_mesh, save_face_page,
+from vrnfast.viz.pages import (BACKGROUND, VIEWER_SCRIPT, face_page, landmarks_on_mesh, save_face_page,
                            viewer_script)
-from vrnfast.reconstruct import Mesh
-from vrnfast.render import caption_height
-from vrnfast.report import WorstFaces, report_page, save_report
+from vrnfast.reconstruction.reconstructor import Mesh
+from vrnfast.viz.render import caption_height
+from vrnfast.evaluation.report import WorstFaces, report_page, save_report
 
 import browser
 
 DATA_URI = re.compile(r'data:([\w/+.-]+);base64,([A-Za-z0-9+/=]+)')
-DOT_RGB = np.array([0x2E, 0xE6, 0xA6])  # vrnfast.pages' landmark colour
+DOT_RGB = np.array([0x2E, 0xE6, 0xA6])  # vrnfast.viz.pages' landmark colour
 
 
 def mesh_of_sample(sample) -> Mesh:
@@ -204,7 +204,7 @@ def chromium():
     b.close()
 
 
-LOADED = "document.body.dataset.loaded === 'yes'"  # vrnfast.pages: the viewer has the GLB
+LOADED = "document.body.dataset.loaded === 'yes'"  # vrnfast.viz.pages: the viewer has the GLB
 
 
 def test_a_browser_draws_the_face_turns_it_and_toggles_the_landmarks(chromium, face, tmp_path):
@@ -233,7 +233,7 @@ def test_a_browser_draws_the_face_turns_it_and_toggles_the_landmarks(chromium, f
 
 def test_a_browser_shows_the_report(chromium, tiny_checkpoint, tmp_path):
     """A real report (the README shows this screenshot): the tests' tiny model on 12 faces."""
-    from vrnfast.evaluate import evaluate, write_outputs
+    from vrnfast.evaluation.protocol import evaluate, write_outputs
 
     worst = WorstFaces()
     result = evaluate(tiny_checkpoint, "synthetic", n=12, progress=False, on_face=worst)

@@ -1,4 +1,4 @@
-"""vrnfast.plot: the figures' data read back (lines, legend labels, markers, axes), the PNGs they
+"""vrnfast.viz.plot: the figures' data read back (lines, legend labels, markers, axes), the PNGs they
 write, and bad or degenerate inputs."""
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from vrnfast.plot import (LR_DROP_GID, ced_auc, ced_curve, ced_figure, ced_label, lr_drops, plot_ced,
+from vrnfast.viz.plot import (LR_DROP_GID, ced_auc, ced_curve, ced_figure, ced_label, lr_drops, plot_ced,
                           plot_training, save_figure, training_figure)
 
 

@@ -11,8 +11,8 @@ from vrnfast import Reconstructor
 from vrnfast.cli import main
 from vrnfast.data import synthetic_sample
 from vrnfast.data.crop import Crop, centred_crop, face_crop, landmark_box
-from vrnfast.reconstruct import CheckpointError, load_image, resolve_checkpoint, sample_colors
-from vrnfast.render import caption_height
+from vrnfast.reconstruction.reconstructor import CheckpointError, load_image, resolve_checkpoint, sample_colors
+from vrnfast.viz.render import caption_height
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_command_line(tmp_path, tiny_checkpoint, face, capsys):
 
 
 def test_without_face_detection_reconstruct_says_which_extra_to_install(tmp_path, tiny_checkpoint, face, monkeypatch):
-    from vrnfast import faces
+    from vrnfast.reconstruction import faces
 
     def unavailable(*args, **kwargs):
         raise faces.FacesUnavailable(f"face detection needs dlib: {faces.EXTRA_HINT}")
@@ -257,7 +257,7 @@ def test_bf16_inference_agrees_with_float32(tiny_checkpoint):
     change side, however many of them a briefly trained model leaves there; the mean NME within
     1 % of float32's."""
     from vrnfast import metrics
-    from vrnfast.evaluate import held_out_samples, surface_points
+    from vrnfast.evaluation.protocol import held_out_samples, surface_points
 
     r32, r16 = (Reconstructor(tiny_checkpoint, device="cpu", precision=p) for p in ("float32", "bf16"))
     assert (r32.precision, r16.precision) == ("float32", "bf16")
@@ -280,7 +280,7 @@ def test_bf16_inference_agrees_with_float32(tiny_checkpoint):
 def test_a_detector_failing_on_one_image_skips_that_image(tmp_path, tiny_checkpoint, face, monkeypatch, run_cli):
     """dlib raises on images too small for its filters (a 1 x 1 or 5 x 5 image): that image is
     skipped with the reason, and the folder's other images are written."""
-    from vrnfast import faces
+    from vrnfast.reconstruction import faces
 
     def detect(image, detector="auto"):
         if min(image.shape[:2]) < 8:

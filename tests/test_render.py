@@ -1,11 +1,11 @@
-"""vrnfast.render: silhouettes, z-buffer, shading and orientation conventions of the preview renderer."""
+"""vrnfast.viz.render: silhouettes, z-buffer, shading and orientation conventions of the preview renderer."""
 import numpy as np
 import pytest
 
 import vrnfast
-from vrnfast import render
+from vrnfast.viz import render
 from vrnfast.io import volume_to_image
-from vrnfast.render import SKIN, preview, rasterize, render_mesh, vertex_normals
+from vrnfast.viz.render import SKIN, preview, rasterize, render_mesh, vertex_normals
 
 MAGENTA = (255, 0, 255)  # a background no shaded grey can take
 

@@ -1,4 +1,4 @@
-"""What reconstruct reads (vrnfast.sources) and how it frames a video's faces (photos.FaceFinder):
+"""What reconstruct reads (vrnfast.reconstruction.sources) and how it frames a video's faces (photos.FaceFinder):
 folders read recursively, unreadable files named, faces too small skipped, a video's frames
 (written here with ffmpeg from a real photo) each with a record, a blank frame tracked."""
 import json
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vrnfast import photos, sources
+from vrnfast.reconstruction import framing as photos
+from vrnfast.reconstruction import sources
 from vrnfast.cli import main
 
 from samples import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE
@@ -111,7 +112,7 @@ def test_a_folder_gives_its_tree_of_outputs(tmp_path, tiny_checkpoint):
 
 
 def test_videos_without_the_extra_say_which_to_install(tmp_path, tiny_checkpoint, monkeypatch):
-    from vrnfast import cli_reconstruct  # noqa: F401  (the command reads video_available at its start)
+    from vrnfast.cli import reconstruct  # noqa: F401  (the command reads video_available at its start)
 
     monkeypatch.setattr(sources, "video_available", lambda: False)
     (tmp_path / "clip.mp4").write_bytes(b"\x00")
@@ -133,7 +134,7 @@ def _photo():
 def test_video_frames_each_get_a_record_and_a_blank_frame_is_tracked(tmp_path, tiny_checkpoint):
     """Eight frames, 480 x 480 (a multiple of ffmpeg's 16-pixel blocks, so none is resized), the
     photo shifted by 4 pixels a frame and frame 5 blank; every other frame reconstructed."""
-    from vrnfast import faces
+    from vrnfast.reconstruction import faces
 
     if not faces.available():
         pytest.skip(f"face detection is not installed: {faces.EXTRA_HINT}")

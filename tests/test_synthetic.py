@@ -94,7 +94,7 @@ def test_landmarks_have_ibug_semantics_under_any_yaw():
 def test_landmarks_mirror_with_the_ibug_map():
     """Landmark i of a face is the mirror image of landmark IBUG68_MIRROR[i] (head frame: theta
     negated, phi kept), the map that flip augmentation applies."""
-    from vrnfast.augmentation import IBUG68_MIRROR
+    from vrnfast.training.augmentation import IBUG68_MIRROR
     from vrnfast.data.synthetic import landmark_angles, sample_params
 
     for k in range(5):

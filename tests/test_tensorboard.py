@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from vrnfast.cli import main
-from vrnfast.render import caption_height
-from vrnfast.train import (PREVIEW_SIZE, TENSORBOARD_HINT, TENSORBOARD_PREVIEW, TENSORBOARD_SCALARS,
+from vrnfast.viz.render import caption_height
+from vrnfast.training.trainer import (PREVIEW_SIZE, TENSORBOARD_HINT, TENSORBOARD_PREVIEW, TENSORBOARD_SCALARS,
                            TensorBoardUnavailable, TrainConfig, Trainer)
 
 # tag -> log.csv column, written out here so that a renamed tag fails the test
@@ -76,7 +76,7 @@ def test_scalars_and_previews_match_the_run(tmp_path):
     np.testing.assert_array_equal(decoded, preview)
     assert t.module.training  # preview() gave the model back in training mode
 
-    from vrnfast.plot import LR_DROP_GID, training_figure  # loss.png marks the same lr drop
+    from vrnfast.viz.plot import LR_DROP_GID, training_figure  # loss.png marks the same lr drop
 
     (marker,) = [line for line in training_figure(history).axes[0].get_lines() if line.get_gid() == LR_DROP_GID]
     assert list(marker.get_xdata()) == [1, 1]
@@ -140,7 +140,7 @@ def test_without_the_extra_train_fails_first_with_one_line(tmp_path, monkeypatch
 
 def test_the_flag_reaches_the_config():
     from vrnfast.cli import build_parser
-    from vrnfast.train import config_from_args
+    from vrnfast.training.trainer import config_from_args
 
     assert config_from_args(build_parser().parse_args(["train", "--tensorboard"])).tensorboard is True
     assert config_from_args(build_parser().parse_args(["train"])).tensorboard is False

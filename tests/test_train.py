@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vrnfast.cli import main
-from vrnfast.train import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint
+from vrnfast.training.trainer import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint
 
 
 def config(tmp_path, name="run", **kw):
@@ -165,7 +165,7 @@ def test_bf16_autocast_trains(tmp_path):
 def test_directory_validation_holds_out_whole_faces():
     """300W-LP's pose variants (_0, _1, ...) and mirror images (_Flip) of one photo stay on one
     side of the split."""
-    from vrnfast.train import directory_split
+    from vrnfast.training.trainer import directory_split
 
     names = [f"{sub}__{photo}_{k}" for photo in ("HELEN_1", "HELEN_2", "AFW_7", "LFPW_3", "IBUG_9", "AFW_8")
              for sub in ("X", "X_Flip") for k in range(4)]
@@ -244,7 +244,7 @@ def test_the_authors_network_trains_with_the_fused_loss():
     lowers the loss."""
     from vrnfast.data import synthetic_sample
     from vrnfast.models import build_model, normalize_images
-    from vrnfast.train import loss_of
+    from vrnfast.training.trainer import loss_of
 
     torch.manual_seed(0)
     net = build_model("vrn", "paper").train()

@@ -1,11 +1,11 @@
-"""vrnfast.transforms.RandAffined inside a real MONAI pipeline, against MONAI's own Affined given
+"""vrnfast.compat.monai.RandAffined inside a real MONAI pipeline, against MONAI's own Affined given
 the same affine: images equal to interpolation tolerance, labels equal."""
 import numpy as np
 import pytest
 import torch
 
 from vrnfast.data import random_smooth
-from vrnfast.transforms import RandAffined, affine_to_matrix, apply_affine
+from vrnfast.compat.monai import RandAffined, affine_to_matrix, apply_affine
 
 monai = pytest.importorskip("monai", reason="MONAI is not installed (it is in the test extra)")
 from monai.transforms import Affined, Compose  # noqa: E402

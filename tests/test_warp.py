@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import vrnfast
-from vrnfast.augmentation import IBUG68_MIRROR, Augment, AugmentParams, augment, transform_landmarks
+from vrnfast.training.augmentation import IBUG68_MIRROR, Augment, AugmentParams, augment, transform_landmarks
 
 from conftest import DEVICE
 

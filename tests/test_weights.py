@@ -1,4 +1,4 @@
-"""Released models by name (vrnfast.weights): downloaded with a progress bar from a loopback HTTP
+"""Released models by name (vrnfast.checkpoints.released): downloaded with a progress bar from a loopback HTTP
 server the test starts (no network), converted, cached; the cache read with the server stopped;
 an interrupted transfer, a corrupted file and a 404 leave nothing a later run would take for the
 model; an unknown name lists the known ones."""
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import torch7 as T
-from vrnfast import weights
+from vrnfast.checkpoints import released as weights
 from vrnfast.cli import main
 
 pytest.importorskip("torchfile", reason="converting the authors' model needs the convert extra: pip install 'vrnfast[convert]'")

@@ -20,9 +20,12 @@ def __getattr__(name):  # lazy: torch-based ops and submodules load on first use
     if name in ("warp_volume", "warp_image"):
         return getattr(importlib.import_module(".ops.warp", __name__), name)
     if name in ("AugmentParams", "augment", "Augment"):
-        return getattr(importlib.import_module(".augmentation", __name__), name)
+        return getattr(importlib.import_module(".training.augmentation", __name__), name)
     if name == "Reconstructor":
-        return importlib.import_module(".reconstruct", __name__).Reconstructor
-    if name in ("io", "data", "kernels", "cli", "nn", "metrics", "models", "evaluate", "reconstruct", "train", "faces"):
+        return importlib.import_module(".reconstruction.reconstructor", __name__).Reconstructor
+    if name == "faces":  # vrnfast.faces.detect(...): the documented shortcut
+        return importlib.import_module(".reconstruction.faces", __name__)
+    if name in ("io", "data", "kernels", "cli", "nn", "metrics", "models", "compat", "checkpoints", "evaluation",
+                "reconstruction", "training", "viz", "runtime"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'vrnfast' has no attribute {name!r}")

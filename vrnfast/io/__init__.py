@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _backend as B
+from .. import _backend as B
 
 
 def _numpy(x, name):

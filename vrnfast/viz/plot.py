@@ -30,7 +30,7 @@ def _figure(width, height):
 
 def save_figure(fig, path):
     """`fig` as a PNG at its own size and dpi, written atomically; returns the Path."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_common import interrupted
-from .export import FORMATS
-from .models.names import MODELS, PRESET_NAMES
+from .common import interrupted
+from ..io.export import FORMATS
+from ..models.names import MODELS, PRESET_NAMES
 
 
 def _cmd_example(args):
-    from .data import example_volume
+    from ..data import example_volume
 
-    from .io import atomic_write
+    from ..io import atomic_write
 
     vol = example_volume(args.kind, args.shape, args.seed)
     out = args.out if args.out.endswith(".npy") else args.out + ".npy"  # as np.save names it
@@ -26,7 +26,7 @@ def _cmd_example(args):
 
 
 def _cmd_train(args):
-    from .train import TensorBoardUnavailable, Trainer, config_from_args
+    from ..training.trainer import TensorBoardUnavailable, Trainer, config_from_args
 
     try:
         cfg = config_from_args(args)
@@ -57,8 +57,8 @@ def _cmd_train(args):
 def _cmd_synth(args):
     from tqdm import tqdm
 
-    from .data import synthetic_sample, write_index, write_sample
-    from .models import PRESETS
+    from ..data import synthetic_sample, write_index, write_sample
+    from ..models import PRESETS
 
     preset = PRESETS[args.preset]
     out = Path(args.out)
@@ -78,13 +78,13 @@ def _cmd_synth(args):
 
 
 def _cmd_reconstruct(args):
-    from .cli_reconstruct import main as reconstruct
+    from .reconstruct import main as reconstruct
 
     reconstruct(args)
 
 
 def _cmd_convert(args):
-    from .convert import ConversionError, convert
+    from ..checkpoints.torch7 import ConversionError, convert
 
     out = Path(args.out) if args.out else Path(args.model).with_suffix(".pt")
     if out.suffix != ".pt":
@@ -101,7 +101,7 @@ def _cmd_convert(args):
 
 
 def _cmd_fetch(args):
-    from .weights import WeightsUnavailable, fetch
+    from ..checkpoints.released import WeightsUnavailable, fetch
 
     try:
         path = fetch(args.name)
@@ -113,8 +113,8 @@ def _cmd_fetch(args):
 
 
 def _cmd_evaluate(args):
-    from .evaluate import evaluate, format_table, write_outputs
-    from .checkpoint import CheckpointError, resolve_checkpoint
+    from ..evaluation.protocol import evaluate, format_table, write_outputs
+    from ..checkpoints import CheckpointError, resolve_checkpoint
 
     try:
         ck = resolve_checkpoint(args.checkpoint)  # a run directory means its best.pt
@@ -127,7 +127,7 @@ def _cmd_evaluate(args):
         sys.exit(f"vrnfast evaluate: --html {args.html}: the report's file must end in .html")
     worst = None
     if args.html:
-        from .report import WorstFaces
+        from ..evaluation.report import WorstFaces
 
         worst = WorstFaces()
     scored = 0
@@ -150,15 +150,15 @@ def _cmd_evaluate(args):
     write_outputs(result, json_path, ced_path, x_max=args.ced_max)
     written = [json_path, ced_path]
     if args.html:
-        from .report import save_report
+        from ..evaluation.report import save_report
 
         written.append(save_report(args.html, result, ced_path, worst.worst_first()))
     print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
 
 
 def _cmd_prepare(args):
-    from .data.threeddfa import FormatError, prepare
-    from .models import PRESETS
+    from ..data.threeddfa import FormatError, prepare
+    from ..models import PRESETS
 
     preset = PRESETS[args.preset]
     try:
@@ -180,7 +180,7 @@ def _cmd_prepare(args):
 
 
 def _cmd_mesh(args):
-    from . import io, marching_cubes
+    from .. import io, marching_cubes
 
     path = Path(args.volume)
     if not path.exists():
@@ -206,7 +206,7 @@ def _cmd_mesh(args):
 def _cmd_info(args):
     import platform
 
-    from . import __version__, _backend
+    from .. import __version__, _backend
 
     print(f"vrnfast {__version__}  Python {platform.python_version()}  numpy {np.__version__}")
     try:
@@ -229,7 +229,7 @@ def _cmd_info(args):
         print("CUDA extension vrnfast._cuda: built, runs here")
     except RuntimeError as e:
         print(f"CUDA extension vrnfast._cuda: {e}")
-    from .models import MODELS, PRESETS, describe
+    from ..models import MODELS, PRESETS, describe
 
     print("\nmodels (shapes per sample; every stack's output is supervised):")
     print(f"{'model':9s} {'preset':6s} {'parameters':>10s}  {'input':11s}  {'volume per stack':18s}  landmarks per stack")
@@ -246,7 +246,7 @@ def _per_stack(shapes):
 
 
 def build_parser():
-    from . import __version__
+    from .. import __version__
 
     p = argparse.ArgumentParser(prog="vrnfast", description=__doc__)
     p.add_argument("--version", action="version", version=f"vrnfast {__version__}")
@@ -329,7 +329,7 @@ def build_parser():
     cv.add_argument("--force", action="store_true", help="replace an existing output")
     cv.set_defaults(fn=_cmd_convert)
 
-    from .weights import RELEASES
+    from ..checkpoints.released import RELEASES
 
     fe = sub.add_parser("fetch", help="download a released model (the authors' VRN) and convert it into the cache, "
                                       "once; prints the checkpoint's path")

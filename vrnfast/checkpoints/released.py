@@ -88,7 +88,7 @@ def fetch(name: str, progress: bool = True) -> Path:
     os.close(fd)
     try:
         _download(url, Path(tmp), progress, manual)
-        from .convert import ConversionError, convert
+        from .torch7 import ConversionError, convert
 
         try:
             convert(tmp, out)

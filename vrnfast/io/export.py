@@ -46,7 +46,7 @@ def texture_coordinates(verts, origin, texture_shape):
 def save_textured_obj(path, mesh, image) -> list[Path]:
     """PATH.obj (vrnfast.io.save_obj), PATH.mtl and PATH.png (the texture), in image pixels; the
     files written."""
-    from .io import atomic_write, image_bytes, save_obj
+    from . import atomic_write, image_bytes, save_obj
 
     path = Path(path)
     texture, origin = texture_region(image, mesh.verts)
@@ -63,7 +63,7 @@ def save_textured_obj(path, mesh, image) -> list[Path]:
 
 def save_glb(path, mesh, image=None) -> list[Path]:
     """glb_bytes() written to `path`; the files written."""
-    from .io import atomic_write
+    from . import atomic_write
 
     path = Path(path)
     data = glb_bytes(mesh, image, name=path.stem)

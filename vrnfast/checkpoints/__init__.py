@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .models import build_model
+from ..models import build_model
 
 
 class CheckpointError(ValueError):
@@ -22,13 +22,13 @@ def resolve_checkpoint(checkpoint) -> Path:
     """The checkpoint file a path names: the file itself, or a run directory's best.pt; or a
     released model's name (vrnfast.weights: "vrn-unguided"), fetched into the cache on first use.
     CheckpointError, saying what to pass instead, for anything else."""
-    from . import weights
+    from .released import WeightsUnavailable, fetch, is_release_name
 
     path = Path(checkpoint)
-    if weights.is_release_name(checkpoint):
+    if is_release_name(checkpoint):
         try:
-            return weights.fetch(str(checkpoint))
-        except weights.WeightsUnavailable as e:
+            return fetch(str(checkpoint))
+        except WeightsUnavailable as e:
             raise CheckpointError(str(e)) from None
     if path.is_dir():
         if (path / "best.pt").is_file():
@@ -106,7 +106,7 @@ def load_model(checkpoint, model=None, preset=None, device="cpu"):
 def save_checkpoint(paths, state):
     """Writes `state` to one path or several, each atomically (a temporary file, then a rename);
     serialised once however many files get it."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     buf = io.BytesIO()
     torch.save(state, buf)

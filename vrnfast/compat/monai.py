@@ -126,7 +126,7 @@ class RandAffined:
 def apply_affine(array, affine, mode="bilinear", name="array"):
     """One (C, D, H, W) array (numpy, torch or CuPy) through a MONAI-convention affine, every
     channel alike in one warp, returned in its own library."""
-    from .ops.warp import warp_volume
+    from ..ops.warp import warp_volume
 
     x = array
     if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor:  # a MetaTensor and the like

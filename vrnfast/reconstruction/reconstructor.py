@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import _backend as B
-from . import runtime
-from .checkpoint import CHECKPOINT_HINT, CheckpointError, load_model, resolve_checkpoint  # noqa: F401  (their home before)
-from .data.crop import VRN_FACE_FRACTION, Crop, centred_crop, face_crop, landmark_box
-from .io import load_image
-from .models import PRESETS, normalize_images, upsample_volume
-from .models.inference import for_inference
+from .. import _backend as B
+from .. import runtime
+from ..checkpoints import CHECKPOINT_HINT, CheckpointError, load_model, resolve_checkpoint  # noqa: F401  (their home before)
+from ..data.crop import VRN_FACE_FRACTION, Crop, centred_crop, face_crop, landmark_box
+from ..io import load_image
+from ..models import PRESETS, normalize_images, upsample_volume
+from ..models.inference import for_inference
 
 
 @dataclass
@@ -49,8 +49,8 @@ def save_face_mesh(path, mesh, image=None, landmarks=None) -> list[Path]:
     colours), .glb (likewise), .ply (vertex colours), .html (the textured face in 3-D beside the
     photo, with `landmarks` (N, 2) in the photo's pixels as dots; needs `image`); the files
     written."""
-    from .export import save_glb, save_textured_obj
-    from .io import save_mesh
+    from ..io.export import save_glb, save_textured_obj
+    from ..io import save_mesh
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -61,7 +61,7 @@ def save_face_mesh(path, mesh, image=None, landmarks=None) -> list[Path]:
     if suffix == ".html":
         if image is None:
             raise ValueError("an .html page needs the photo: pass image")
-        from .pages import save_face_page
+        from ..viz.pages import save_face_page
 
         return save_face_page(path, mesh, image, landmarks)
     if suffix not in (".obj", ".ply"):
@@ -180,14 +180,14 @@ class Reconstructor:
     def surface(self, volume):
         """Marching cubes of one probability volume (D, S, S) at the level, on its device:
         numpy (verts (d, h, w), faces, normals)."""
-        from .ops.marching_cubes import marching_cubes
+        from ..ops.marching_cubes import marching_cubes
 
         out = marching_cubes(volume, self.level, return_normals=True)
         return tuple(B.to_numpy(a, B.array_kind(a, "mesh")) for a in out)
 
     def colour(self, verts, faces, normals, image, crop) -> Mesh:
         """A surface in the volume's (d, h, w) -> the Mesh in `image`'s coordinates and colours."""
-        from .io import volume_to_image
+        from ..io import volume_to_image
 
         # (d, h, w) -> image (x, y, z); normals alike (the crop scales all three axes equally)
         pts = volume_to_image(verts, self.z_scale)
@@ -218,8 +218,8 @@ class Reconstructor:
     def landmarks_3d(self, volume, heatmaps, crop) -> np.ndarray:
         """(68, 3) image (x, y, z): the heatmaps' peaks, at the depth of the volume's front surface
         under each (as vrnfast evaluate scores them), mapped like the mesh."""
-        from .models.heatmaps import front_depth
-        from .models.heatmaps import peaks as landmarks_from_heatmaps
+        from ..models.heatmaps import front_depth
+        from ..models.heatmaps import peaks as landmarks_from_heatmaps
 
         vol = B.to_numpy(volume, B.array_kind(volume, "volume"))
         xy = landmarks_from_heatmaps(B.to_numpy(heatmaps, B.array_kind(heatmaps, "heatmaps"))[None])[0]

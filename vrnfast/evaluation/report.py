@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pages import png_uri
+from ..viz.pages import png_uri
 
 WORST = 10
 PREVIEW_SIZE = 160  # panel height of each worst face's preview
@@ -39,7 +39,7 @@ class WorstFaces:
         (heapq.heappush if len(self._heap) < self.k else heapq.heapreplace)(self._heap, item)
 
     def _preview(self, image, prob, z_scale):
-        from .render import volume_preview
+        from ..viz.render import volume_preview
 
         return volume_preview(image, prob, self.size, z_scale)
 
@@ -100,7 +100,7 @@ figcaption { font-size: 13px; color: #3d444d; }
 def report_page(result, ced_png: bytes, worst=()) -> str:
     """The report's HTML: `result` is evaluate()'s dict, `ced_png` the CED plot's PNG bytes,
     `worst` WorstFaces.worst_first()."""
-    from .pages import data_uri
+    from ..viz.pages import data_uri
 
     title = f"vrnfast evaluation: {result['model']} ({result['preset']}) on {Path(str(result['data'])).name}"
     failed = f", {result['n_failed']} with no predicted surface" if result["n_failed"] else ""
@@ -141,7 +141,7 @@ interocular distance; the baseline is the mean shape of the training faces.</p>
 
 def save_report(path, result, ced_png_path, worst=()) -> Path:
     """report_page() written to `path` (atomically), the CED plot read from `ced_png_path`."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     path = Path(path)
     text = report_page(result, Path(ced_png_path).read_bytes(), worst)

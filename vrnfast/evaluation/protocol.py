@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import metrics
-from .models import PRESETS
-from .models.heatmaps import front_depth
-from .models.heatmaps import peaks as landmarks_from_heatmaps
+from .. import metrics
+from ..models import PRESETS
+from ..models.heatmaps import front_depth
+from ..models.heatmaps import peaks as landmarks_from_heatmaps
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
 TEST_SEED_OFFSET = 2_000_003  # the synthetic test faces: neither trained on nor used for validation
@@ -30,7 +30,7 @@ TEST_SEED_OFFSET = 2_000_003  # the synthetic test faces: neither trained on nor
 
 def held_out_samples(data, seed, preset, n=None):
     """(count, iterator of sample dicts with image, volume, landmarks, face_verts, pose, name)."""
-    from .data import FaceDataset, synthetic_sample
+    from ..data import FaceDataset, synthetic_sample
 
     p = PRESETS[preset]
     if data == "synthetic":
@@ -47,8 +47,8 @@ def held_out_samples(data, seed, preset, n=None):
 
 def surface_points(volume, level=0.5):
     """(V, 3) float64 (x, y, z) vertices of a volume's marching-cubes surface (empty: (0, 3))."""
-    from .io import volume_to_image
-    from .ops.marching_cubes import marching_cubes
+    from ..io import volume_to_image
+    from ..ops.marching_cubes import marching_cubes
 
     verts, _ = marching_cubes(np.asarray(volume), level)
     return volume_to_image(verts).astype(np.float64)
@@ -141,8 +141,8 @@ def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", 
     vrnfast.report.WorstFaces)."""
     from tqdm import tqdm
 
-    from .reconstruct import Reconstructor
-    from .train import checkpoint_baseline
+    from ..reconstruction.reconstructor import Reconstructor
+    from ..training.trainer import checkpoint_baseline
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
@@ -195,9 +195,9 @@ def format_table(result) -> str:
 
 def write_outputs(result, json_path, ced_path, x_max=0.1):
     """The JSON (atomic) and the CED plot: model and baseline curves."""
-    from .plot import plot_ced
+    from ..viz.plot import plot_ced
 
-    from .io import atomic_write
+    from ..io import atomic_write
 
     text = json.dumps(result, indent=1, allow_nan=False, default=_jsonable)
     atomic_write(json_path, lambda f: f.write(text.encode()))

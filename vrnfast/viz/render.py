@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import as_hwc
+from ..io import as_hwc
 
 # screen (u, v, depth) = verts @ VIEWS[view].T; each is a rotation, so normals map the same way
 VIEWS = {
@@ -325,9 +325,9 @@ def volume_preview(image, prob, size=256, z_scale=1.0, level=0.5, labels=True):
     """preview() of the surface of a probability volume (D, H, W) (numpy, torch or CuPy: meshed on
     its device) predicted from the network input `image`: [input | front | side], labelled. z_scale:
     the depth of a slice in pixels (vrnfast.io.volume_to_image)."""
-    from . import _backend as B
-    from .io import volume_to_image
-    from .ops.marching_cubes import marching_cubes
+    from .. import _backend as B
+    from ..io import volume_to_image
+    from ..ops.marching_cubes import marching_cubes
 
     verts, faces = (B.to_numpy(a, B.array_kind(a, "mesh")) for a in marching_cubes(prob, level))
     # the axis swap of volume_to_image is a reflection: reversing the winding keeps the normals

@@ -29,15 +29,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import _optional, metrics, runtime
+from .. import _optional, metrics, runtime
 from .augmentation import AugmentParams, _one_thread_per_worker, augment
-from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401  (load_checkpoint: its home before)
-from .data import FaceDataset, synthetic_sample
-from .data.crop import landmark_box
-from .models import PRESETS, build_model
-from .models import normalize_images as normalize
-from .models.heatmaps import draw as heatmaps
-from .ops.sigmoid_bce import sigmoid_bce
+from ..checkpoints import load_checkpoint, save_checkpoint  # noqa: F401  (load_checkpoint: its home before)
+from ..data import FaceDataset, synthetic_sample
+from ..data.crop import landmark_box
+from ..models import PRESETS, build_model
+from ..models import normalize_images as normalize
+from ..models.heatmaps import draw as heatmaps
+from ..ops.sigmoid_bce import sigmoid_bce
 
 LOG_FIELDS = ["epoch", "step", "lr", "train_loss", "val_loss", "val_iou", "baseline_iou", "samples_per_s"]
 VAL_SEED_OFFSET = 1_000_003  # the held-out synthetic faces: another seed, never trained on
@@ -475,7 +475,7 @@ class Trainer:
         """[input | front | side] (vrnfast.render.preview) of the first validation face's
         reconstruction by the current model in eval mode: (size, 3 * size, 3) uint8 for square
         faces. The model's training mode is restored."""
-        from .render import volume_preview
+        from ..viz.render import volume_preview
 
         image = self.val[0][:1]
         model, was_training = self.module, self.module.training
@@ -500,7 +500,7 @@ class Trainer:
             w.writeheader()
             for row in self.history:
                 w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        from .plot import plot_training
+        from ..viz.plot import plot_training
 
         plot_training(self.out / "loss.png", self.history, title=f"{self.cfg.model} ({self.cfg.preset})")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _optional
+from .. import _optional
 
 IMAGE_SUFFIXES = frozenset(".jpg .jpeg .png .bmp .gif .tif .tiff .webp .ppm .pgm .pnm".split())
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .avi .mkv .webm .mpg .mpeg .wmv .flv .3gp".split())
@@ -89,7 +89,7 @@ def frames(sources, every=1):
     """Every image of the sources, each a Frame: an image file's one image, every `every`-th
     frame of a video; a file that cannot be read gives one Frame with its error. VideoUnavailable
     for a video without the extra."""
-    from .io import load_image
+    from ..io import load_image
 
     for source in sources:
         if not source.path.exists():

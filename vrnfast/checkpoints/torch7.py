@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _optional
+from .. import _optional
 
 EXTRA_HINT = _optional.hint("convert")
 CONV = ("nn.SpatialConvolution", "cudnn.SpatialConvolution", "nn.SpatialConvolutionMM")
@@ -246,8 +246,8 @@ def _output(result):
 def convert(t7_path, out_path=None, check=True) -> dict:
     """The authors' VRN from a Torch7 file as a vrnfast checkpoint (written to `out_path`, atomically,
     when given). ConversionError, leaving no output file, when anything does not fit."""
-    from .data.crop import VRN_FACE_FRACTION
-    from .models import PRESETS, build_model
+    from ..data.crop import VRN_FACE_FRACTION
+    from ..models import PRESETS, build_model
 
     root = load_t7(t7_path)
     modules = list(walk(root))
@@ -275,7 +275,7 @@ def convert(t7_path, out_path=None, check=True) -> dict:
                   "z_scale": 0.5, "face_fraction": VRN_FACE_FRACTION, "crop_rule": "vrn-run.sh",
                   "source": f"converted from {Path(t7_path).name} (Torch7) by vrnfast convert"}
     if out_path is not None:
-        from .io import atomic_write
+        from ..io import atomic_write
 
         atomic_write(out_path, lambda f: torch.save(checkpoint, f))
     return checkpoint

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import image_bytes
+from ..io import image_bytes
 
 VIEWER_DIR = Path(__file__).resolve().parent / "viewer"
 VIEWER_SCRIPT = VIEWER_DIR / "model-viewer-umd.min.js"
@@ -113,7 +113,7 @@ def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction") -> st
     """The HTML of one face: `mesh` (vrnfast.reconstruct.Mesh, image pixels) textured with the
     photo `image` ((H, W, 3) uint8) in 3-D, the photo beside it, and the landmarks (2-D, (N, 2+),
     the photo's pixels) as dots on both, toggled."""
-    from .export import IMAGE_TO_GLTF, glb_bytes
+    from ..io.export import IMAGE_TO_GLTF, glb_bytes
 
     h, w = image.shape[:2]
     lm3 = landmarks_on_mesh(mesh, landmarks)
@@ -158,7 +158,7 @@ def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction") -> st
 
 def save_face_page(path, mesh, image, landmarks=None) -> list[Path]:
     """face_page() written to `path` (atomically); the files written."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     path = Path(path)
     text = face_page(mesh, image, landmarks, title=path.stem)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .runtime import to_device
-from .ops.warp import warp_image, warp_volume
+from ..runtime import to_device
+from ..ops.warp import warp_image, warp_volume
 
 
 def _ibug68_mirror():
@@ -164,7 +164,7 @@ def _one_thread_per_worker():
     count, each worker's C++ kernels use one thread instead of every core."""
     from torch.utils.data import get_worker_info
 
-    from . import _backend
+    from .. import _backend
 
     if _backend.threads_arg() == 0 and get_worker_info() is not None:
         _backend.set_num_threads(1)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cli_common import deferred_interrupt, interrupted
+from .common import deferred_interrupt, interrupted
 
 PROG = "vrnfast reconstruct"
 
@@ -102,8 +102,8 @@ class Run:
 
     def jobs(self, frame, finder) -> list[Job]:
         """The faces of a frame, framed; the frame or its faces skipped, with why, where they cannot be."""
-        from .faces import FacesUnavailable
-        from .photos import too_small
+        from ..reconstruction.faces import FacesUnavailable
+        from ..reconstruction.framing import too_small
 
         self.frames += 1
         if frame.error is not None:
@@ -152,9 +152,9 @@ class Run:
 
     def write(self, job, mesh) -> str:
         """A face's mesh, preview and record; its line."""
-        from .io import atomic_write, save_png
-        from .photos import record
-        from .render import preview
+        from ..io import atomic_write, save_png
+        from ..reconstruction.framing import record
+        from ..viz.render import preview
 
         image = job.frame.image
         path = self.outputs.mesh(job)
@@ -192,10 +192,10 @@ class Run:
 def main(args):
     from tqdm import tqdm
 
-    from .photos import FaceFinder, load_landmarks
-    from .checkpoint import CheckpointError
-    from .reconstruct import Reconstructor
-    from .sources import VIDEO_HINT, count, expand, frames, video_available
+    from ..reconstruction.framing import FaceFinder, load_landmarks
+    from ..checkpoints import CheckpointError
+    from ..reconstruction.reconstructor import Reconstructor
+    from ..reconstruction.sources import VIDEO_HINT, count, expand, frames, video_available
 
     if args.bbox and args.landmarks:
         fail("give --bbox or --landmarks, not both")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _optional
+from .. import _optional
 
 DETECTORS = ("auto", "hog", "cnn")
 EXTRA_HINT = _optional.hint("faces")
@@ -127,7 +127,7 @@ def _boxes_cnn(image, side):
 def detect(image, detector="auto") -> list[Face]:
     """The faces in an image (a path, or an (H, W, 3) / (3, H, W) uint8 array or tensor), sorted
     left to right, each with its 68 landmarks (found on the full-resolution image)."""
-    from .io import load_image
+    from ..io import load_image
 
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
