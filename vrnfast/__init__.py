@@ -3,9 +3,12 @@
 The public API is re-exported here; importing vrnfast loads only numpy and the op modules
 (torch, Triton and the CUDA extension load on first use).
 """
+from . import _moved
 from ._backend import get_num_threads, set_num_threads
 from .ops.marching_cubes import marching_cubes
 from .ops.voxelize import voxelize
+
+_moved.install()  # the old names of the modules that moved (vrnfast.reconstruct, ...) still import
 
 __version__ = "0.1.0"
 __all__ = ["marching_cubes", "voxelize", "sigmoid_bce", "warp_volume", "warp_image", "AugmentParams", "augment", "Augment", "Reconstructor", "nn", "io", "metrics",
@@ -28,4 +31,6 @@ def __getattr__(name):  # lazy: torch-based ops and submodules load on first use
     if name in ("io", "data", "kernels", "cli", "nn", "metrics", "models", "compat", "checkpoints", "evaluation",
                 "reconstruction", "training", "viz", "runtime"):
         return importlib.import_module(f".{name}", __name__)
+    if f"{__name__}.{name}" in _moved.MOVED:  # an old module's name: imported, with its DeprecationWarning
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'vrnfast' has no attribute {name!r}")
