@@ -31,3 +31,11 @@ def deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
     if caught:
         raise KeyboardInterrupt
+
+
+def at_least_one(prog, args, *keys):
+    """Exits naming the first of the options `keys` (argparse dests) given below 1."""
+    for key in keys:
+        value = getattr(args, key, None)
+        if value is not None and value < 1:
+            sys.exit(f"{prog}: --{key.replace('_', '-')} must be >= 1, got {value}")

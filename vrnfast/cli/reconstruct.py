@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io.export import FORMATS
+from ..models.names import MODELS, PRESET_NAMES
 from .common import deferred_interrupt, interrupted
 
 PROG = "vrnfast reconstruct"
@@ -189,7 +191,45 @@ class Run:
             fail(f"{', '.join(parts)}; {self.written} meshes written")
 
 
-def main(args):
+def add_parser(sub):
+    r = sub.add_parser("reconstruct", help="photos, folders, videos -> a textured mesh and a record per face")
+    r.add_argument("images", nargs="+", metavar="INPUT",
+                   help="image files (any format Pillow reads), folders of them (read recursively) or videos "
+                        "(the video extra)")
+    r.add_argument("--checkpoint", required=True, metavar="CK",
+                   help="a checkpoint written by vrnfast train (best.pt / last.pt), its run directory (its best.pt), a "
+                        "converted file, or a released model's name: vrn-unguided (the authors' VRN, downloaded and "
+                        "converted into the cache on first use)")
+    r.add_argument("-o", "--out", metavar="OUT.obj|.glb|.ply|.html|DIR", help="output .obj / .glb / .ply / .html (one image) or directory (default: here)")
+    r.add_argument("--format", default="obj", choices=list(FORMATS),
+                   help="mesh format when -o is a directory: obj (+ .mtl + .png texture: the photo), glb (binary "
+                        "glTF, texture inside, y up), ply (vertex colours), html (a page showing the textured face "
+                        "in 3-D beside the photo, landmarks toggled; opens from disk, no network)")
+    r.add_argument("--every", type=int, default=1, metavar="N", help="a video's every N-th frame (default: all)")
+    r.add_argument("--preview", metavar="PNG|DIR", help="preview PNG (one image) or directory: the crop beside the mesh from the front (coloured, "
+                        "and shaded without colour: the shape alone) and from the side")
+    r.add_argument("--bbox", metavar="x,y,w,h", help="x,y,w,h face box in pixels, instead of finding the faces")
+    r.add_argument("--landmarks", metavar="FILE", help="68 (x, y) points of the face (.txt, .npy or .json), instead of finding the faces")
+    r.add_argument("--detector", default="auto", choices=["auto", "hog", "cnn", "none"],
+                   help="how faces are found (the faces extra: dlib): auto (HOG, then the CNN where HOG finds none), "
+                        "hog, cnn; none: the centred square, for images that are face crops already")
+    r.add_argument("--faces", default="all", choices=["all", "largest"],
+                   help="every face found (a mesh each, numbered left to right), or the largest only")
+    r.add_argument("--model", choices=MODELS, help="check the checkpoint is of this model")
+    r.add_argument("--preset", choices=PRESET_NAMES, help="check the checkpoint is of this preset")
+    r.add_argument("--z-scale", dest="z_scale", type=float, metavar="S",
+                   help="depth scale of the volume's slices in pixels (default: the checkpoint's; 1 for vrnfast's "
+                        "training, 0.5 for the authors' model converted by vrnfast convert)")
+    r.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N", help="cpu, cuda or cuda:N (default: cuda when available)")
+    r.add_argument("--batch-size", dest="batch_size", type=int, default=8, metavar="N",
+                   help="faces per network batch (default 8)")
+    r.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
+                   help="the network's: bf16 autocast on CUDA and on CPUs with native bf16 (AMX, AVX-512 BF16), "
+                        "float32 elsewhere (auto); or force one")
+    r.set_defaults(fn=run)
+
+
+def run(args):
     from tqdm import tqdm
 
     from ..reconstruction.framing import FaceFinder, load_landmarks
