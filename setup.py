@@ -164,7 +164,8 @@ setup(
         "convert": ["torchfile>=0.1"],
         # TensorBoard event files (vrnfast train --tensorboard)
         "tb": ["tensorboard>=2.12"],
-        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20", "monai>=1.3"],
+        # import-linter: the layer contracts in pyproject.toml (tests/test_layers.py, CI)
+        "test": ["pytest>=7", "pytest-benchmark>=4", "scikit-image>=0.20", "monai>=1.3", "import-linter>=2.1"],
         "bench": ["PyMCubes", "vtk"],  # the other references the benchmarks time
     },
     entry_points={"console_scripts": ["vrnfast=vrnfast.cli:main"]},
