@@ -4,25 +4,18 @@ import numpy as np
 import pytest
 
 
-def _has_cuda_device():
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
-
+from helpers import has_cuda_device
 
 # Without a GPU the Triton kernels run on CPU tensors in Triton's interpreter; it must be chosen
 # before anything imports triton.
-if not _has_cuda_device():
+if not has_cuda_device():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
-# Tests on CUDA tensors are marked `cuda` (`pytest -m cuda` lists them) and skipped without a CUDA
-# device; those of vrnfast._cuda also when the extension cannot run here (built without nvcc, or a
-# driver older than its CUDA), with the reason it gives.
-requires_cuda = pytest.mark.cuda
-requires_cuda_ext = pytest.mark.cuda(ext=True)
+# Tests on CUDA tensors are marked `cuda` (helpers.requires_cuda: `pytest -m cuda` lists them) and
+# skipped without a CUDA device; those of vrnfast._cuda (helpers.requires_cuda_ext) also when the
+# extension cannot run here (built without nvcc, or a driver older than its CUDA), with the reason
+# it gives.
 
 
 def _cuda_ext_error():
@@ -46,13 +39,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         cuda = item.get_closest_marker("cuda")
         if cuda is not None:
-            if not _has_cuda_device():
+            if not has_cuda_device():
                 item.add_marker(no_device)
             elif cuda.kwargs.get("ext") and _cuda_ext_error():  # cuda_ext() caches its verdict
                 item.add_marker(pytest.mark.skip(reason=f"vrnfast._cuda cannot run: {_cuda_ext_error()}"))
         if item.get_closest_marker("triton") and not has_triton():
             item.add_marker(no_triton)
-DEVICE = "cuda" if _has_cuda_device() else "cpu"  # where the Triton backend runs
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import torch7 as T
+import helpers.torch7 as T
 from vrnfast.cli import main
 
 pytest.importorskip("torchfile", reason="vrnfast convert needs the convert extra: pip install 'vrnfast[convert]'")

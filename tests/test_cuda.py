@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import vrnfast
-from conftest import requires_cuda, requires_cuda_ext
-from test_sigmoid_bce import make, ours, reference, same_bits
+from helpers import requires_cuda, requires_cuda_ext
+from helpers.bce import make, ours, reference, same_bits
 
 mc = vrnfast.marching_cubes
 

@@ -8,7 +8,7 @@ from vrnfast.reconstruction import faces
 from vrnfast.training.augmentation import IBUG68_MIRROR
 from vrnfast.data.crop import face_crop, landmark_box
 
-from samples import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE, WLP_SKIP, needs_wlp_sample
+from helpers import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE, WLP_SKIP, needs_wlp_sample
 
 needs_faces = pytest.mark.skipif(not faces.available(), reason=f"face detection is not installed: {faces.EXTRA_HINT}")
 needs_sample = needs_wlp_sample

@@ -11,8 +11,8 @@ from skimage.measure import marching_cubes as sk_marching_cubes
 import vrnfast
 from vrnfast.data import random_smooth, sphere, torus
 
-from conftest import requires_cuda_ext
-from mesh_checks import (assert_closed_and_oriented, assert_same_vertex_set, assert_valid_faces,
+from helpers import requires_cuda_ext
+from helpers.mesh_checks import (assert_closed_and_oriented, assert_same_vertex_set, assert_valid_faces,
                          crossed_edges, face_normals, signed_volume)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from vrnfast.reconstruction.reconstructor import Mesh
 from vrnfast.viz.render import caption_height
 from vrnfast.evaluation.report import WorstFaces, report_page, save_report
 
-import browser
+from helpers import browser
 
 DATA_URI = re.compile(r'data:([\w/+.-]+);base64,([A-Za-z0-9+/=]+)')
 DOT_RGB = np.array([0x2E, 0xE6, 0xA6])  # vrnfast.viz.pages' landmark colour

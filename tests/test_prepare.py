@@ -14,8 +14,8 @@ from vrnfast.cli import main
 from vrnfast.data import FaceDataset
 from vrnfast.data.threeddfa import FormatError, find_pairs, load_bfm, read_annotation, rotation_3ddfa
 
-from samples import WLP_SAMPLE, needs_wlp_sample
-from test_voxelize import brute_force
+from helpers import WLP_SAMPLE, needs_wlp_sample
+from helpers.voxels import brute_force
 
 REAL = WLP_SAMPLE
 H = W = 450

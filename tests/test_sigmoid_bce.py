@@ -7,28 +7,10 @@ import torch.nn.functional as F
 import vrnfast
 from vrnfast.ops.sigmoid_bce import pos_weight_layout
 
-from conftest import DEVICE
+from helpers import BACKENDS, DEVICE, device_for
+from helpers.bce import make, ours, reference, same_bits
 
-BACKENDS = [pytest.param("cpp", id="cpp"), pytest.param("triton", id="triton", marks=pytest.mark.triton)]
 ULP = {torch.float32: 1e-6, torch.float16: 2**-10, torch.bfloat16: 2**-7}
-
-
-def device_for(backend):
-    return "cpu" if backend == "cpp" else DEVICE
-
-
-def reference(x, y, pos_weight=None, reduction="mean", grad_output=None, dtype=torch.float32):
-    xr = x.detach().to(dtype).requires_grad_()
-    loss = F.binary_cross_entropy_with_logits(xr, y.to(dtype), pos_weight=pos_weight, reduction=reduction)
-    loss.backward(grad_output if grad_output is not None else torch.ones_like(loss))
-    return loss.detach(), xr.grad
-
-
-def ours(x, y, backend, grad_output=None, **kw):
-    x = x.detach().clone().requires_grad_()
-    loss = vrnfast.sigmoid_bce(x, y, backend=backend, **kw)
-    loss.backward(grad_output if grad_output is not None else torch.ones_like(loss))
-    return loss.detach(), x.grad
 
 
 def check(x, y, backend, pos_weight=None, reduction="mean", grad_output=None):
@@ -41,15 +23,6 @@ def check(x, y, backend, pos_weight=None, reduction="mean", grad_output=None):
     scale = ref_grad.abs().nan_to_num(0.0, 0.0, 0.0).max().item() if ref_grad.numel() else 1.0
     torch.testing.assert_close(grad.float(), ref_grad, rtol=ULP[x.dtype], atol=ULP[x.dtype] * scale + 1e-7,
                                equal_nan=True)
-
-
-def make(shape, dtype=torch.float32, target="uint8", device="cpu", seed=0, spread=4.0):
-    g = torch.Generator().manual_seed(seed)
-    x = (torch.randn(shape, generator=g) * spread).to(dtype)
-    u = torch.rand(shape, generator=g)
-    y = {"bool": u > 0.5, "uint8": (u > 0.5).to(torch.uint8), "float32": u, "float16": u.half(),
-         "bfloat16": u.bfloat16(), "float64": u.double(), "int64": (u > 0.5).long()}[target]
-    return x.to(device), y.to(device)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -320,12 +293,6 @@ def test_triton_computes_the_cpp_formula_bit_for_bit(dtype, target):
                 assert same_bits(lt.cpu(), lc), kw
             else:  # the sums' orders differ (blocks of 4096 against chunks of 32768)
                 torch.testing.assert_close(lt.cpu(), lc, rtol=1e-6, atol=0, equal_nan=True)
-
-
-def same_bits(a, b):
-    """Bitwise equal float32 tensors, any NaN matching any NaN (payloads may differ)."""
-    nan = a.isnan()
-    return torch.equal(nan, b.isnan()) and torch.equal(a[~nan].view(torch.int32), b[~nan].view(torch.int32))
 
 
 def kw_cpu(kw):

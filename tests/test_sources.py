@@ -13,7 +13,7 @@ from vrnfast.reconstruction import framing as photos
 from vrnfast.reconstruction import sources
 from vrnfast.cli import main
 
-from samples import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE
+from helpers import HAVE_WLP_SAMPLE, WLP_NAME, WLP_SAMPLE
 
 needs_video = pytest.mark.skipif(not sources.video_available(), reason=f"video reading is not installed: {sources.VIDEO_HINT}")
 

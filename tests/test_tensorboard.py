@@ -13,7 +13,9 @@ from PIL import Image
 from vrnfast.cli import main
 from vrnfast.viz.render import caption_height
 from vrnfast.training.trainer import (PREVIEW_SIZE, TENSORBOARD_HINT, TENSORBOARD_PREVIEW, TENSORBOARD_SCALARS,
-                           TensorBoardUnavailable, TrainConfig, Trainer)
+                           TensorBoardUnavailable, Trainer)
+
+from helpers import train_config
 
 # tag -> log.csv column, written out here so that a renamed tag fails the test
 SCALARS = {"loss/train": "train_loss", "loss/val": "val_loss", "iou/val": "val_iou", "iou/baseline": "baseline_iou",
@@ -25,10 +27,7 @@ def needs_tensorboard():
 
 
 def config(tmp_path, name="run", **kw):
-    base = dict(out=str(tmp_path / name), epochs=2, epoch_size=16, batch_size=8, val_size=8, workers=0, device="cpu",
-                lr_drop_epoch=1, tensorboard=True)
-    base.update(kw)
-    return TrainConfig(**base)
+    return train_config(tmp_path, name, **{"lr_drop_epoch": 1, "tensorboard": True, **kw})
 
 
 def events(run):

@@ -13,14 +13,12 @@ import pytest
 import torch
 
 from vrnfast.cli import main
-from vrnfast.training.trainer import LOG_FIELDS, TrainConfig, Trainer, load_checkpoint
+from vrnfast.training.trainer import LOG_FIELDS, Trainer, load_checkpoint
+
+from helpers import train_config
 
 
-def config(tmp_path, name="run", **kw):
-    # pinned to the CPU: these tests compare runs bit for bit (tests/test_cuda.py has the CUDA runs)
-    base = dict(out=str(tmp_path / name), epochs=2, epoch_size=16, batch_size=8, val_size=8, workers=0, device="cpu")
-    base.update(kw)
-    return TrainConfig(**base)
+config = train_config  # pinned to the CPU: these tests compare runs bit for bit
 
 
 def quiet(cfg, resume=False):

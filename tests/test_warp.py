@@ -7,13 +7,7 @@ import torch
 import vrnfast
 from vrnfast.training.augmentation import IBUG68_MIRROR, Augment, AugmentParams, augment, transform_landmarks
 
-from conftest import DEVICE
-
-BACKENDS = [pytest.param("cpp", id="cpp"), pytest.param("triton", id="triton", marks=pytest.mark.triton)]
-
-
-def device_for(backend):
-    return "cpu" if backend == "cpp" else DEVICE
+from helpers import BACKENDS, DEVICE, device_for
 
 
 def random_matrices(b, shape, seed=0, max_angle=45.0, shift=4.0, out_shape=None):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-import torch7 as T
+import helpers.torch7 as T
 from vrnfast.checkpoints import released as weights
 from vrnfast.cli import main
 
