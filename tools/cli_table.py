@@ -5,7 +5,7 @@ and its help line.
     python tools/cli_table.py            # print the table
     python tools/cli_table.py --write    # replace the table between the README's markers
 
-tests/test_docs.py checks that the README holds exactly this table.
+tests/tools/test_docs.py checks that the README holds exactly this table.
 """
 import argparse
 import sys

@@ -137,7 +137,7 @@ def step_env(ctx):
 
 def step_tests(ctx):
     junit = Path(ctx.tmp) / "cuda-tests.xml"
-    select = ["tests/test_cuda.py", "-k", "bce"] if ctx.dry_run else []
+    select = ["tests/ops/test_cuda.py", "-k", "bce"] if ctx.dry_run else []
     rc, secs, out = run([sys.executable, "-m", "pytest", *select, "-m", "cuda and not slow", "-q", "-rs",
                          "-p", "no:cacheprovider", f"--junitxml={junit}"], BUDGET["tests"])
     counts, skipped = _junit(junit)

@@ -4,7 +4,7 @@ wheel from a fresh venv (.ci/run)."""
 from importlib.metadata import distribution
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_licence_is_declared_and_shipped():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "kernel_resources.py"
 pytestmark = pytest.mark.skipif(not TOOL.exists(), reason="needs tools/ of a clone")
 

@@ -15,7 +15,7 @@ from helpers import requires_cuda_ext
 from helpers.mesh_checks import (assert_closed_and_oriented, assert_same_vertex_set, assert_valid_faces,
                          crossed_edges, face_normals, signed_volume)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def mc(volume, level=0.0, **kw):
