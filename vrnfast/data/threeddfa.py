@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import TMP_MARK, atomic_write
+from ..io import TMP_MARK, atomic_write, load_image
 from .crop import VRN_FACE_FRACTION, face_crop, landmark_box
 
 # The face region: within this many outer interocular distances of the nose tip. On 3DDFA's mean
@@ -198,8 +198,6 @@ def fitted_vertices(model: MorphableModel, ann: Annotation, image_height: int) -
 def prepare_sample(model, region, image_path, mat_path, size, depth, face_fraction=VRN_FACE_FRACTION):
     """One image + .mat pair -> the dataset's sample dict (image, volume, landmarks, pose,
     face_verts); SkipSample(reason) when it cannot be made."""
-    from PIL import Image, UnidentifiedImageError
-
     from ..ops.voxelize import voxelize
 
     if not Path(mat_path).is_file():
@@ -211,9 +209,8 @@ def prepare_sample(model, region, image_path, mat_path, size, depth, face_fracti
     except FormatError as e:
         raise SkipSample(f"unreadable .mat: {e}") from None
     try:
-        with Image.open(image_path) as im:
-            image = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as e:
+        image = load_image(Path(image_path))
+    except ValueError as e:
         raise SkipSample(f"unreadable image: {e}") from None
     ih, iw = image.shape[:2]
     try:
