@@ -2,7 +2,7 @@
 `--checkpoint vrn-unguided`, `vrnfast.Reconstructor("vrn-unguided")`.
 
 On first use the authors' file is downloaded (with a progress bar) into the cache, to a temporary
-name, converted (vrnfast.convert: its check against the file's own graph is the integrity check)
+name, converted (vrnfast.checkpoints.torch7: its check against the file's own graph is the integrity check)
 and only the converted checkpoint is kept; later uses read the cache and touch no network.
 
     cache: $VRNFAST_HOME, else $XDG_CACHE_HOME/vrnfast, else ~/.cache/vrnfast

@@ -1,6 +1,6 @@
 """`vrnfast reconstruct`: photos, folders and videos -> a mesh and a JSON record per face.
 
-Frames (vrnfast.sources) are read one by one; their faces (vrnfast.photos.FaceFinder) are framed
+Frames (vrnfast.reconstruction.sources) are read one by one; their faces (vrnfast.reconstruction.framing.FaceFinder) are framed
 and gathered into network batches of --batch-size; each face's mesh, preview and record are
 written as its batch comes back. Whatever cannot be read, holds no face or cannot be framed is
 named on stderr and skipped, and the exit status is then 1.
@@ -44,16 +44,16 @@ def parse_bbox(text):
 @dataclass
 class Job:
     """One face of a frame, framed, waiting for its network batch."""
-    frame: object  # vrnfast.sources.Frame
+    frame: object  # vrnfast.reconstruction.sources.Frame
     face: int | None  # its number, left to right, when the frame holds several
-    framing: object  # vrnfast.photos.Framing
+    framing: object  # vrnfast.reconstruction.framing.Framing
     crop: object  # vrnfast.data.crop.Crop
     detection_s: float
 
 
 class Outputs:
     """Where a face's files go: -o FILE for a single photo, else -o DIR (default: here) / the
-    frame's name (vrnfast.sources) [+ _K for face K of several] + the format's suffix."""
+    frame's name (vrnfast.reconstruction.sources) [+ _K for face K of several] + the format's suffix."""
 
     def __init__(self, out, fmt, preview, single):
         self.file = Path(out) if single and out and Path(out).suffix and not Path(out).is_dir() else None

@@ -1,7 +1,7 @@
 """Dict transforms for 3-D pipelines, on vrnfast's warp kernels, in MONAI's conventions, without
 importing MONAI: they run inside `monai.transforms.Compose`, a DataLoader, or alone.
 
-    from vrnfast.transforms import RandAffined
+    from vrnfast.compat.monai import RandAffined
     aug = RandAffined(keys=("image", "label"), mode=("bilinear", "nearest"), prob=0.5,
                       rotate_range=(0.3, 0.3, 0.3), translate_range=(10, 10, 10),
                       scale_range=(0.1, 0.1, 0.1))

@@ -138,7 +138,7 @@ def evaluate(checkpoint, data="synthetic", n=None, batch_size=8, device="auto", 
     """Scores a checkpoint on a test set ("synthetic": faces of a seed never trained on, or a
     dataset directory): the JSON-ready dict of summarise() plus "samples" (one row per face).
     on_face(sample, prob, row, z_scale), when given, sees every face as it is scored (e.g.
-    vrnfast.report.WorstFaces)."""
+    vrnfast.evaluation.report.WorstFaces)."""
     from tqdm import tqdm
 
     from ..reconstruction.reconstructor import Reconstructor

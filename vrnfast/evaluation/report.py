@@ -22,7 +22,7 @@ def _nme_key(row) -> float:
 
 class WorstFaces:
     """evaluate()'s on_face hook: keeps the `k` faces of highest NME (a face with no predicted
-    surface first), each with its preview (vrnfast.render.preview: input | front | side),
+    surface first), each with its preview (vrnfast.viz.render.preview: input | front | side),
     rendered only when the face enters the k worst."""
 
     def __init__(self, k=WORST, size=PREVIEW_SIZE):

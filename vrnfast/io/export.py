@@ -1,10 +1,10 @@
 """Face meshes with the photo as their texture: OBJ + MTL + PNG (vrnfast.io's fast OBJ writer),
 binary glTF 2.0 (GLB) with the texture embedded (trimesh), and a page that shows the GLB in a
-browser (vrnfast.pages).
+browser (vrnfast.viz.pages).
 
 A reconstructed mesh's vertices live in the photo's pixels (x right, y down), so each vertex's
 texture coordinate is its own image position: the texture is the photo's region under the mesh,
-and sampling it bilinearly at a vertex gives the colour vrnfast.reconstruct gives that vertex.
+and sampling it bilinearly at a vertex gives the colour vrnfast.reconstruction.reconstructor gives that vertex.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ faces of an image, and the record it writes beside each mesh.
 
 A face is framed by its 68 landmarks with the rule `vrnfast prepare` uses for the training data
 (vrnfast.data.crop), so a photo is cropped like a training sample: the landmarks come from
-vrnfast.faces (dlib), from a file (`--landmarks`), or a face box is given (`--bbox`).
+vrnfast.reconstruction.faces (dlib), from a file (`--landmarks`), or a face box is given (`--bbox`).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def too_small(crop) -> str | None:
 
 
 class FaceFinder:
-    """The Framings of each Frame (vrnfast.sources): the given box or landmarks, the centred
+    """The Framings of each Frame (vrnfast.reconstruction.sources): the given box or landmarks, the centred
     square (detector "none"), or the faces found; in a video, a frame without a face found is
     framed by the last frame's faces (tracked) for up to TRACK_FRAMES frames in a row."""
 

@@ -40,7 +40,7 @@ class Mesh:
     def save(self, path, image=None, landmarks=None) -> list:
         """.ply (vertex colours), .obj or .glb: textured with the photo `image` it was made from,
         else vertex-coloured; .html: a page showing it in 3-D beside the photo, with the photo's
-        `landmarks` (N, 2) as dots (vrnfast.pages); the files written."""
+        `landmarks` (N, 2) as dots (vrnfast.viz.pages); the files written."""
         return save_face_mesh(path, self, image, landmarks)
 
 

@@ -472,7 +472,7 @@ class Trainer:
 
     @torch.no_grad()
     def preview(self, size=PREVIEW_SIZE):
-        """[input | front | side] (vrnfast.render.preview) of the first validation face's
+        """[input | front | side] (vrnfast.viz.render.preview) of the first validation face's
         reconstruction by the current model in eval mode: (size, 3 * size, 3) uint8 for square
         faces. The model's training mode is restored."""
         from ..viz.render import volume_preview

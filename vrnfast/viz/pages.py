@@ -1,9 +1,9 @@
 """Self-contained HTML pages that open from disk with no server and no network: a reconstructed
 face in 3-D beside its photo (`vrnfast reconstruct --format html`), and the pieces the evaluation
-report (vrnfast.report) is built from.
+report (vrnfast.evaluation.report) is built from.
 
 The 3-D view is Google's <model-viewer> (vendored in vrnfast/viewer/, its licences beside it),
-inlined as a classic script; the mesh is the textured GLB of vrnfast.export as a data URI, and the
+inlined as a classic script; the mesh is the textured GLB of vrnfast.io.export as a data URI, and the
 landmarks are the viewer's hotspots. Pages read a few settings from their URL's fragment, e.g.
 `face.html#orbit=40deg,80deg&landmarks=off`, so a link (or a test) can open a face turned.
 """
@@ -110,7 +110,7 @@ PAGE_SCRIPT = """
 
 
 def face_page(mesh, image, landmarks=None, title="vrnfast reconstruction") -> str:
-    """The HTML of one face: `mesh` (vrnfast.reconstruct.Mesh, image pixels) textured with the
+    """The HTML of one face: `mesh` (vrnfast.reconstruction.reconstructor.Mesh, image pixels) textured with the
     photo `image` ((H, W, 3) uint8) in 3-D, the photo beside it, and the landmarks (2-D, (N, 2+),
     the photo's pixels) as dots on both, toggled."""
     from ..io.export import IMAGE_TO_GLTF, glb_bytes
