@@ -39,7 +39,7 @@ def run(args):
         print("CUDA extension vrnfast._cuda: built, runs here")
     except RuntimeError as e:
         print(f"CUDA extension vrnfast._cuda: {e}")
-    from ..models import MODELS, PRESETS, describe
+    from ..models import PRESETS, describe
 
     print("\nmodels (shapes per sample; every stack's output is supervised):")
     print(f"{'model':9s} {'preset':6s} {'parameters':>10s}  {'input':11s}  {'volume per stack':18s}  landmarks per stack")
