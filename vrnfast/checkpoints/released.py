@@ -67,7 +67,7 @@ def cached_path(name: str) -> Path:
 def release(name: str) -> Release:
     if name not in RELEASES:
         raise WeightsUnavailable(f"checkpoint {name}: no such file, nor a released model's name (known: "
-                              f"{', '.join(sorted(RELEASES))})")
+                                 f"{', '.join(sorted(RELEASES))})")
     return RELEASES[name]
 
 
