@@ -119,8 +119,7 @@ def launch_configs():
     """Every configuration the launchers above compile: each logit and target dtype that
     vrnfast.sigmoid_bce hands them, each constexpr branch, 32-bit sizes; and 64-bit sizes
     (inputs past 2^31 elements) for each branch and logit dtype with uint8 targets."""
-    from .dtypes import BCE_LOGIT_DTYPES as LOGIT_DTYPES
-    from .dtypes import BCE_TARGET_DTYPES as KERNEL_TARGET_DTYPES
+    from .dtypes import BCE_LOGIT_DTYPES, BCE_TARGET_DTYPES
 
     def fwd(x, y, has_pw, store_loss, index):
         # the gradient, the losses and the partial sums are float32; absent weights and losses
@@ -133,8 +132,8 @@ def launch_configs():
 
     for has_pw in (False, True):
         for store_loss in (False, True):
-            for x in LOGIT_DTYPES:
-                for y in KERNEL_TARGET_DTYPES:
+            for x in BCE_LOGIT_DTYPES:
+                for y in BCE_TARGET_DTYPES:
                     yield fwd(x, y, has_pw, store_loss, "i32")
                 yield fwd(x, torch.uint8, has_pw, store_loss, "i64")
     for index in INDEX:  # the stored gradient is float32 for every logit dtype

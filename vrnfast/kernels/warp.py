@@ -160,12 +160,11 @@ def launch_configs():
     """Every configuration the launchers above compile: each volume and image dtype that
     vrnfast.warp_volume / warp_image hand them (bool volumes are warped nearest as uint8), each
     constexpr branch; 32-bit sizes and strides, and a batch stride past 2^31 elements."""
-    from .dtypes import WARP_KERNEL_DTYPES as KERNEL_DTYPES
-    from .dtypes import WARP_VOLUME_DTYPES as VOLUME_DTYPES
+    from .dtypes import WARP_KERNEL_DTYPES, WARP_VOLUME_DTYPES
 
     ints = ("D", "H", "W", "s_b", "s_d", "s_h", "s_w", "oD", "oH", "oW")
     for trilinear in (False, True):
-        for dtype in VOLUME_DTYPES:
+        for dtype in WARP_VOLUME_DTYPES:
             if dtype == torch.bool and not trilinear:
                 continue
             out = POINTER[torch.float32] if trilinear else POINTER[dtype]
@@ -175,7 +174,7 @@ def launch_configs():
                                    f"{'trilinear' if trilinear else 'nearest'}, {POINTER[dtype][1:]}, s_b {index}")
     ints = ("C", "H", "W", "s_b", "s_c", "s_h", "s_w")
     for has_scale in (False, True):
-        for dtype in KERNEL_DTYPES:
+        for dtype in WARP_KERNEL_DTYPES:
             for index in INDEX:
                 sig = {"src": POINTER[dtype], "dst": POINTER[dtype], "mat": "*fp64",
                        "scale": "*fp32" if has_scale else "*fp64", **dict.fromkeys(ints, "i32"), "s_b": index}

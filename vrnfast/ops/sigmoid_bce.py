@@ -21,7 +21,6 @@ from ..kernels.dtypes import BCE_LOGIT_DTYPES, BCE_TARGET_DTYPES
 
 _SUPPORTED = {"reference", "cpp", "triton"}
 _REDUCTIONS = ("mean", "sum", "none")
-LOGIT_DTYPES, KERNEL_TARGET_DTYPES = BCE_LOGIT_DTYPES, BCE_TARGET_DTYPES  # the kernels' (vrnfast.kernels.dtypes)
 
 
 def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto", inplace=False):
@@ -38,7 +37,7 @@ def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto
     kind = B.array_kind(logits, "logits")
     if kind not in ("torch_cpu", "torch_cuda"):
         raise TypeError(f"logits must be a torch tensor, got {type(logits).__name__}")
-    if logits.dtype not in LOGIT_DTYPES:
+    if logits.dtype not in BCE_LOGIT_DTYPES:
         raise TypeError(f"logits must be float32, float16 or bfloat16, got {logits.dtype}")
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch tensor, got {type(target).__name__}")
@@ -76,7 +75,7 @@ def sigmoid_bce(logits, target, pos_weight=None, reduction="mean", backend="auto
 def _target(target):
     if target.dtype == torch.bool:
         return target.view(torch.uint8)
-    if target.dtype not in KERNEL_TARGET_DTYPES:
+    if target.dtype not in BCE_TARGET_DTYPES:
         return target.float()  # other integer dtypes: as PyTorch's reference, target.float()
     return target
 

@@ -36,7 +36,7 @@ def warp_volume(volume, matrix, mode="nearest", out_shape=None, backend="auto", 
         b, c = volume.shape[:2]
         matrix = _matrices(matrix, volume[:, 0], (3, 4), "matrix").repeat_interleave(c, dim=0)
         volume = volume.reshape(b * c, *volume.shape[2:])
-    vol, batched = _batched(volume, "volume", 4, VOLUME_DTYPES)
+    vol, batched = _batched(volume, "volume", 4, WARP_VOLUME_DTYPES)
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if out_dtype is not None and not isinstance(out_dtype, torch.dtype):  # a numpy dtype
@@ -129,15 +129,13 @@ def warp_image(image, matrix2d, colour_scale=None, backend="auto"):
 
 # ---- validation ---------------------------------------------------------------------------------
 
-# the kernels' dtypes; volumes also come as CT (int16), microscopy (uint16) and label maps (int32)
-KERNEL_DTYPES, VOLUME_DTYPES = WARP_KERNEL_DTYPES, WARP_VOLUME_DTYPES
 
 
 def _dtype_names(dtypes):
     return ", ".join(str(d).replace("torch.", "") for d in dtypes)
 
 
-def _batched(x, name, ndim, dtypes=KERNEL_DTYPES):
+def _batched(x, name, ndim, dtypes=WARP_KERNEL_DTYPES):
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
     B.array_kind(x, name)  # CPU or CUDA
