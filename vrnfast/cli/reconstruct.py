@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..io.export import FORMATS
 from ..models.names import MODELS, PRESET_NAMES
-from .common import deferred_interrupt, interrupted
+from .common import at_least_one, deferred_interrupt, interrupted
 
 PROG = "vrnfast reconstruct"
 
@@ -239,10 +239,7 @@ def run(args):
 
     if args.bbox and args.landmarks:
         fail("give --bbox or --landmarks, not both")
-    if args.every < 1:
-        fail(f"--every must be >= 1, got {args.every}")
-    if args.batch_size < 1:
-        fail(f"--batch-size must be >= 1, got {args.batch_size}")
+    at_least_one(PROG, args, "every", "batch_size")
     bbox = parse_bbox(args.bbox) if args.bbox else None
     try:
         landmarks = load_landmarks(args.landmarks) if args.landmarks else None
