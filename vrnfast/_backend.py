@@ -307,6 +307,14 @@ def from_numpy(kind: str, like, a):
         return cp.asarray(a)
 
 
+def as_numpy(x, name: str) -> np.ndarray:
+    """Any supported array (numpy, torch, CuPy) as numpy, on the host; TypeError naming `name` for
+    anything else."""
+    if isinstance(x, np.ndarray):
+        return x
+    return to_numpy(x, array_kind(x, name))
+
+
 def to_numpy(x, kind: str) -> np.ndarray:
     if kind == "numpy":
         return x

@@ -33,7 +33,7 @@ _LAMBDA = 2.0  # TrICP's overlap penalty: minimise mse(xi) / xi**(1 + _LAMBDA) (
 
 def _points(x, name: str, cols=(3,), min_rows: int = 1) -> np.ndarray:
     """x as a float64 (N, c) numpy copy, c in cols, N >= min_rows, all finite."""
-    a = np.asarray(B.to_numpy(x, B.array_kind(x, name)))
+    a = np.asarray(B.as_numpy(x, name))
     if a.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
     if a.ndim != 2 or a.shape[1] not in cols:

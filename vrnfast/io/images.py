@@ -6,15 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _backend as B
 from .files import atomic_write
-from .meshes import _numpy
 
 
 def as_hwc(image, name="image", grey=True) -> np.ndarray:
     """An image as a uint8 (H, W, 3) array, or (H, W) for a grey one when `grey`: from (H, W, 3),
     (3, H, W), (H, W, 1), (1, H, W) or (H, W) uint8 numpy arrays, tensors or CuPy arrays; ValueError
     naming `name` for anything else."""
-    a = np.asarray(_numpy(image, name))
+    a = np.asarray(B.as_numpy(image, name))
     if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
         a = a.transpose(1, 2, 0)
     if a.ndim == 3 and a.shape[-1] == 1:

@@ -9,17 +9,10 @@ from .. import _backend as B
 from .files import atomic_write
 
 
-def _numpy(x, name):
-    if x is None:
-        return None
-    if isinstance(x, np.ndarray):
-        return x
-    return B.to_numpy(x, B.array_kind(x, name))
-
-
 def _check_mesh(verts, faces, colors, normals):
-    verts, faces = _numpy(verts, "verts"), _numpy(faces, "faces")
-    colors, normals = _numpy(colors, "colors"), _numpy(normals, "normals")
+    verts, faces = B.as_numpy(verts, "verts"), B.as_numpy(faces, "faces")
+    colors = None if colors is None else B.as_numpy(colors, "colors")
+    normals = None if normals is None else B.as_numpy(normals, "normals")
     if verts.ndim != 2 or verts.shape[1] != 3:
         raise ValueError(f"verts must have shape (V, 3), got {verts.shape}")
     if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iu":

@@ -183,7 +183,7 @@ class Reconstructor:
         from ..ops.marching_cubes import marching_cubes
 
         out = marching_cubes(volume, self.level, return_normals=True)
-        return tuple(B.to_numpy(a, B.array_kind(a, "mesh")) for a in out)
+        return tuple(B.as_numpy(a, "mesh") for a in out)
 
     def colour(self, verts, faces, normals, image, crop) -> Mesh:
         """A surface in the volume's (d, h, w) -> the Mesh in `image`'s coordinates and colours."""
@@ -221,8 +221,8 @@ class Reconstructor:
         from ..models.heatmaps import front_depth
         from ..models.heatmaps import peaks as landmarks_from_heatmaps
 
-        vol = B.to_numpy(volume, B.array_kind(volume, "volume"))
-        xy = landmarks_from_heatmaps(B.to_numpy(heatmaps, B.array_kind(heatmaps, "heatmaps"))[None])[0]
+        vol = B.as_numpy(volume, "volume")
+        xy = landmarks_from_heatmaps(B.as_numpy(heatmaps, "heatmaps")[None])[0]
         z = front_depth(vol, xy, self.level) * self.z_scale
         return crop.to_image(np.column_stack([xy, z]).astype(np.float32))
 
