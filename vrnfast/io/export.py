@@ -1,6 +1,6 @@
-"""Face meshes with the photo as their texture: OBJ + MTL + PNG (vrnfast.io's fast OBJ writer),
-binary glTF 2.0 (GLB) with the texture embedded (trimesh), and a page that shows the GLB in a
-browser (vrnfast.viz.pages).
+"""Face meshes with the photo as their texture: OBJ + MTL + PNG (vrnfast.io's fast OBJ writer) and
+binary glTF 2.0 (GLB) with the texture embedded (trimesh), which vrnfast.viz.pages shows in a
+browser.
 
 A reconstructed mesh's vertices live in the photo's pixels (x right, y down), so each vertex's
 texture coordinate is its own image position: the texture is the photo's region under the mesh,
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+# what a reconstructed face is written as (reconstruction.reconstructor.save_face_mesh; html by
+# vrnfast.viz.pages), here where the command line's parser reads it without importing torch
 FORMATS = ("obj", "glb", "ply", "html")
 # zlib level of the OBJ's texture. Measured on a 600 x 600 face of a photo (2-core AMD EPYC):
 # level 1 took 39 ms for 491 kB, Pillow's default 6 took 166 ms for 436 kB
